@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NetcareConfig(AppConfig):
+    name = "netcare"
+    verbose_name = "NetCare"
