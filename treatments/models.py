@@ -1,1 +1,290 @@
-"""Models of the treatments app."""
+"""Patients, their diagnosis and surgery, and the course that follows them.
+
+The course's state changes only through `treatments.services.record_event`, which appends a
+CourseEvent and writes history rows carrying the actor and the reason.
+"""
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from . import machine, staging
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("Not a time zone of the IANA database.", code="invalid_timezone")
+
+
+def validate_e164(value: str) -> None:
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if (
+        number is None
+        or not value.startswith("+")
+        or not phonenumbers.is_valid_number(number)
+        or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != value
+    ):
+        raise ValidationError("Enter the number in E.164 form, e.g. +447700900123.", code="e164")
+
+
+def validate_language(value: str) -> None:
+    if value not in {code for code, _ in settings.LANGUAGES}:
+        raise ValidationError("Unsupported language.", code="invalid_language")
+
+
+def _choices(values) -> list[tuple[str, str]]:
+    return [(v, v) for v in values]
+
+
+class CareTeam(models.Model):
+    """A clinic's team; coordinators, clinicians and integration users are members."""
+
+    name = models.CharField(max_length=120)
+    clinic = models.CharField(max_length=120, help_text="MRNs are unique within a clinic.")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="care_teams", blank=True
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="team_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.clinic})"
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Patient(models.Model):
+    care_team = models.ForeignKey(CareTeam, on_delete=models.PROTECT, related_name="patients")
+    clinic = models.CharField(max_length=120, editable=False)
+    mrn = models.CharField("MRN", max_length=40)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    language = models.CharField(max_length=8, default="en", validators=[validate_language])
+    email_consent = models.BooleanField(default=False)
+    email_consent_at = models.DateTimeField(null=True, blank=True)
+    sms_consent = models.BooleanField(default=False)
+    sms_consent_at = models.DateTimeField(null=True, blank=True)
+    # Local hours in which no reminder is sent (start > end wraps midnight).
+    quiet_hours_start = models.TimeField(default="21:00")
+    quiet_hours_end = models.TimeField(default="08:00")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="patient",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "mrn"], name="mrn_unique_in_clinic")
+        ]
+        indexes = [models.Index(fields=["family_name", "given_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.clinic = self.care_team.clinic
+        super().save(*args, **kwargs)
+
+
+class Diagnosis(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnoses")
+    primary_site = models.CharField(
+        max_length=20, choices=_choices(staging.SUPPORTED_SITES + staging.OTHER_SITES)
+    )
+    diagnosed_on = models.DateField()
+    differentiation = models.CharField(max_length=10, choices=_choices(staging.DIFFERENTIATION))
+    ki67_percent = models.DecimalField(
+        "Ki-67 %",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    mitoses_per_2mm2 = models.DecimalField(
+        "mitoses / 2 mm²",
+        max_digits=6,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1000)],
+    )
+    t = models.CharField("T", max_length=3, choices=_choices(staging.T_VALUES))
+    n = models.CharField("N", max_length=3, choices=_choices(staging.N_VALUES))
+    m = models.CharField("M", max_length=3, choices=_choices(staging.M_VALUES))
+    stage = models.CharField(max_length=8, editable=False)
+    grade = models.CharField(max_length=8, editable=False)
+    sstr_imaging = models.CharField(
+        "somatostatin-receptor imaging",
+        max_length=10,
+        choices=_choices(("positive", "negative", "equivocal", "not_done")),
+        default="not_done",
+    )
+    sstr_imaging_on = models.DateField(null=True, blank=True)
+    cga_elevated_preop = models.BooleanField("chromogranin A elevated before surgery")
+    functional = models.BooleanField("functional / carcinoid syndrome at diagnosis")
+    notes = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "diagnoses"
+
+    def __str__(self) -> str:
+        return f"{self.primary_site} NET, stage {self.stage}, {self.grade}"
+
+
+class Margin(models.TextChoices):
+    R0 = "R0"
+    R1 = "R1"
+    R2 = "R2"
+
+
+class Surgery(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="surgeries")
+    performed_on = models.DateField()
+    procedure = models.CharField(max_length=120)
+    margin = models.CharField(max_length=2, choices=Margin.choices)
+    nodes_examined = models.PositiveSmallIntegerField(validators=[MaxValueValidator(500)])
+    nodes_positive = models.PositiveSmallIntegerField(validators=[MaxValueValidator(500)])
+    gallbladder_removed = models.BooleanField(default=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "surgeries"
+
+    def __str__(self) -> str:
+        return f"{self.procedure} on {self.performed_on} ({self.margin})"
+
+
+class Course(models.Model):
+    """One patient's course after the surgery that opened it: a state machine."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
+    # Copied from the patient so that every scoped query filters one column.
+    care_team = models.ForeignKey(CareTeam, on_delete=models.PROTECT, related_name="courses")
+    diagnosis = models.OneToOneField(Diagnosis, on_delete=models.PROTECT, related_name="course")
+    surgery = models.OneToOneField(Surgery, on_delete=models.PROTECT, related_name="course")
+    state = models.CharField(
+        max_length=20,
+        choices=_choices(machine.State),
+        default=machine.State.SURVEILLANCE,
+        editable=False,
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    current_line = models.OneToOneField(
+        "TreatmentLine",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    opened_on = models.DateField()
+    closed_on = models.DateField(null=True, blank=True, editable=False)
+    closed_reason = models.CharField(max_length=40, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        indexes = [models.Index(fields=["care_team", "state"])]
+
+    def __str__(self) -> str:
+        return f"Course {self.pk} of {self.patient} ({self.state})"
+
+
+class TreatmentLine(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="lines")
+    number = models.PositiveSmallIntegerField()
+    category = models.CharField(max_length=20, choices=_choices(machine.Category))
+    agent = models.CharField(max_length=60, blank=True)
+    dose = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    dose_unit = models.CharField(max_length=10, blank=True)
+    route = models.CharField(max_length=20, blank=True)
+    interval_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    planned_cycles = models.PositiveSmallIntegerField(null=True, blank=True)
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+    end_reason = models.CharField(max_length=40, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "number"], name="line_number_unique")
+        ]
+        ordering = ["course", "number"]
+
+    def __str__(self) -> str:
+        return f"Line {self.number}: {self.agent or self.category}"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class CourseEvent(models.Model):
+    """The course's event log: append-only (no update, no delete, and a trigger on PostgreSQL).
+
+    The log is itself the history of the course, so it carries no separate history table.
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField(help_text="Position in the course's log (1, 2, ...).")
+    type = models.CharField(max_length=40, choices=_choices(machine.EventType))
+    occurred_on = models.DateField()
+    recorded_at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    from_state = models.CharField(max_length=20)
+    to_state = models.CharField(max_length=20)
+    override = models.BooleanField(default=False)
+    override_reason = models.TextField(blank=True)
+    overridden_guards = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    source_model = models.CharField(max_length=60, blank=True)
+    source_id = models.PositiveBigIntegerField(null=True, blank=True)
+    line = models.ForeignKey(
+        TreatmentLine, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+
+    class Meta:
+        ordering = ["course", "seq"]
+        constraints = [models.UniqueConstraint(fields=["course", "seq"], name="event_seq_unique")]
+        indexes = [models.Index(fields=["course", "type", "occurred_on"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.type} on {self.occurred_on}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("Course events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Course events are append-only.")

@@ -88,8 +88,8 @@ def _primary_site(value: object) -> str:
         raise StagingError(
             "primary_site",
             "unsupported_site",
-            f"Primary site {value!r} is staged by another AJCC table; only jejunum, ileum and "
-            "ileocecal primaries are supported for now.",
+            f"Primary site {value!r} is staged by another AJCC table, which is not yet "
+            "supported; only jejunum, ileum and ileocecal primaries can be staged.",
         )
     return _choice("primary_site", value, SUPPORTED_SITES)
 

@@ -1,0 +1,3 @@
+"""Provider webhooks and the one-click unsubscribe link (no user authentication)."""
+
+urlpatterns: list = []

@@ -1,0 +1,479 @@
+"""Use cases of the treatments app: the only code that writes clinical data.
+
+Each service takes an explicit `actor` (Celery tasks and commands have no request), writes
+its own history rows with that actor and a reason, and publishes domain events on commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from netcare.errors import (
+    GuidelineGuard,
+    InvalidInput,
+    PermissionDenied,
+    StaleVersion,
+    TransitionNotAllowed,
+)
+
+from . import domain_events, machine, staging
+from .models import CareTeam, Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
+from .roles import may_override_guards
+
+# Surgery may follow diagnosis by any time, but may precede it only by this much (a
+# diagnosis made on the resected specimen is dated after the operation).
+SURGERY_BEFORE_DIAGNOSIS_MAX_DAYS = 180
+
+PATIENT_FIELDS = frozenset(
+    {
+        "mrn", "given_name", "family_name", "birth_date", "sex", "email", "phone", "timezone",
+        "language", "sms_consent", "email_consent", "quiet_hours_start", "quiet_hours_end",
+    }
+)  # fmt: skip
+DIAGNOSIS_FIELDS = frozenset(
+    {
+        "primary_site", "diagnosed_on", "differentiation", "ki67_percent", "mitoses_per_2mm2",
+        "t", "n", "m", "sstr_imaging", "sstr_imaging_on", "cga_elevated_preop", "functional",
+        "notes",
+    }
+)  # fmt: skip
+SURGERY_FIELDS = frozenset(
+    {
+        "performed_on", "procedure", "margin", "nodes_examined", "nodes_positive",
+        "gallbladder_removed",
+    }
+)  # fmt: skip
+
+
+@dataclass
+class Registration:
+    course: Course
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Recorded:
+    event: CourseEvent
+    course: Course
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def today() -> dt.date:
+    return timezone.localdate()
+
+
+def _with_history(instance: models.Model, actor: AbstractBaseUser, reason: str) -> None:
+    """Attach the actor and reason that django-simple-history writes on the next save()."""
+    instance._history_user = actor
+    instance._change_reason = reason or ""
+
+
+def _prefixed(prefix: str, error: ValidationError) -> dict[str, list[str]]:
+    if hasattr(error, "error_dict"):
+        return {
+            f"{prefix}{'.' if prefix else ''}{name}": [m for e in errs for m in e.messages]
+            for name, errs in error.error_dict.items()
+        }
+    return {prefix or "non_field_errors": list(error.messages)}
+
+
+def _unknown(prefix: str, data: Mapping[str, Any], allowed: frozenset[str]) -> dict:
+    return {f"{prefix}.{key}": ["Unknown field."] for key in data if key not in allowed}
+
+
+def _future(value: Any) -> bool:
+    return isinstance(value, dt.date) and value > today()
+
+
+def _as_decimal(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return value
+
+
+def register_course(
+    *,
+    actor: AbstractBaseUser,
+    care_team: CareTeam,
+    diagnosis: Mapping[str, Any],
+    surgery: Mapping[str, Any],
+    patient: Mapping[str, Any] | None = None,
+    patient_id: int | None = None,
+    reason: str = "",
+) -> Registration:
+    """Register a patient's course after the surgery that opened it; it starts in surveillance.
+
+    Either `patient` (the new patient's details) or `patient_id` (an existing patient of the
+    same care team). Nothing is written unless everything is valid.
+    """
+    errors: dict[str, list[str]] = {}
+    if (patient is None) == (patient_id is None):
+        raise InvalidInput({"patient": ["Give either patient or patient_id."]})
+
+    if patient is not None:
+        errors |= _unknown("patient", patient, PATIENT_FIELDS)
+        person = Patient(
+            care_team=care_team, **{k: v for k, v in patient.items() if k in PATIENT_FIELDS}
+        )
+        person.clinic = care_team.clinic
+        try:
+            person.full_clean(exclude=["care_team", "user"], validate_unique=False)
+        except ValidationError as exc:
+            errors |= _prefixed("patient", exc)
+        if _future(person.birth_date):
+            errors.setdefault("patient.birth_date", []).append("Birth date is in the future.")
+        if person.mrn and Patient.objects.filter(clinic=care_team.clinic, mrn=person.mrn).exists():
+            errors.setdefault("patient.mrn", []).append(
+                "A patient with this MRN already exists in this clinic."
+            )
+    else:
+        person = Patient.objects.filter(pk=patient_id, care_team=care_team).first()
+        if person is None:
+            raise InvalidInput({"patient_id": ["No such patient in this care team."]})
+
+    errors |= _unknown("diagnosis", diagnosis, DIAGNOSIS_FIELDS)
+    dx_values = {k: v for k, v in diagnosis.items() if k in DIAGNOSIS_FIELDS}
+    for key in ("ki67_percent", "mitoses_per_2mm2"):
+        if key in dx_values:
+            dx_values[key] = _as_decimal(dx_values[key])
+    dx = Diagnosis(patient=person, **dx_values)
+    try:
+        dx.full_clean(exclude=["patient"])
+    except ValidationError as exc:
+        errors |= _prefixed("diagnosis", exc)
+    if not any(
+        k.startswith("diagnosis.") and k[10:] in {"t", "n", "m", "primary_site"} for k in errors
+    ):
+        try:
+            dx.stage = staging.ajcc_stage(dx.t, dx.n, dx.m, primary_site=dx.primary_site)
+        except staging.StagingError as exc:
+            errors.setdefault(f"diagnosis.{exc.field}", []).append(str(exc))
+    if not any(
+        k in errors
+        for k in (
+            "diagnosis.differentiation",
+            "diagnosis.ki67_percent",
+            "diagnosis.mitoses_per_2mm2",
+        )
+    ):
+        try:
+            dx.grade = staging.who_grade(
+                dx.differentiation,
+                None if dx.ki67_percent is None else float(dx.ki67_percent),
+                None if dx.mitoses_per_2mm2 is None else float(dx.mitoses_per_2mm2),
+            )
+        except staging.StagingError as exc:
+            errors.setdefault(f"diagnosis.{exc.field}", []).append(str(exc))
+    for key in ("diagnosed_on", "sstr_imaging_on"):
+        if _future(getattr(dx, key, None)):
+            errors.setdefault(f"diagnosis.{key}", []).append("Date is in the future.")
+    if dx.m and dx.m != "M0" and not (dx.notes or "").strip():
+        errors.setdefault("diagnosis.m", []).append(
+            "Distant metastasis recorded on a course registered after complete resection: "
+            "add a note saying what was resected."
+        )
+
+    errors |= _unknown("surgery", surgery, SURGERY_FIELDS)
+    op = Surgery(patient=person, **{k: v for k, v in surgery.items() if k in SURGERY_FIELDS})
+    try:
+        op.full_clean(exclude=["patient"])
+    except ValidationError as exc:
+        errors |= _prefixed("surgery", exc)
+    if _future(op.performed_on):
+        errors.setdefault("surgery.performed_on", []).append("Date is in the future.")
+    if (
+        isinstance(op.performed_on, dt.date)
+        and isinstance(dx.diagnosed_on, dt.date)
+        and (dx.diagnosed_on - op.performed_on).days > SURGERY_BEFORE_DIAGNOSIS_MAX_DAYS
+    ):
+        errors.setdefault("surgery.performed_on", []).append(
+            f"Surgery precedes the diagnosis by more than {SURGERY_BEFORE_DIAGNOSIS_MAX_DAYS} days."
+        )
+    if (
+        isinstance(op.nodes_examined, int)
+        and isinstance(op.nodes_positive, int)
+        and op.nodes_positive > op.nodes_examined
+    ):
+        errors.setdefault("surgery.nodes_positive", []).append(
+            "More positive nodes than nodes examined."
+        )
+    if errors:
+        raise InvalidInput(errors)
+
+    warnings = [
+        w.as_dict()
+        for w in machine.registration_warnings(
+            nodes_examined=op.nodes_examined, margin=op.margin, m=dx.m
+        )
+    ]
+    reason = reason or "Course registered after surgery"
+    try:
+        with transaction.atomic():
+            if person.pk is None:
+                now = timezone.now()
+                person.email_consent_at = now if person.email_consent else None
+                person.sms_consent_at = now if person.sms_consent else None
+                _with_history(person, actor, reason)
+                person.save()
+            dx.patient = person
+            _with_history(dx, actor, reason)
+            dx.save()
+            op.patient = person
+            _with_history(op, actor, reason)
+            op.save()
+            course = Course(
+                patient=person,
+                care_team=person.care_team,
+                diagnosis=dx,
+                surgery=op,
+                opened_on=op.performed_on,
+            )
+            _with_history(course, actor, reason)
+            course.save()
+            domain_events.publish(
+                domain_events.CourseRegistered(course_id=course.pk, actor_id=actor.pk)
+            )
+    except IntegrityError as exc:
+        # Two registrations of one MRN raced past the check above.
+        raise InvalidInput(
+            {"patient.mrn": ["A patient with this MRN already exists in this clinic."]}
+        ) from exc
+    return Registration(course=course, warnings=warnings)
+
+
+def course_facts(course: Course) -> machine.CourseFacts:
+    """What the machine's guards need to know about a course, read from the database."""
+    dx = course.diagnosis
+    lines = tuple(
+        machine.LineFacts(
+            category=line.category, agent=line.agent, ended_reason=line.end_reason or None
+        )
+        for line in course.lines.order_by("number")
+    )
+    last_recurrence = (
+        course.events.filter(type=machine.EventType.RECURRENCE_DETECTED)
+        .order_by("-seq")
+        .values_list("data", flat=True)
+        .first()
+    )
+    return machine.CourseFacts(
+        state=machine.State(course.state),
+        differentiation=dx.differentiation,
+        grade=dx.grade,
+        ki67_percent=None if dx.ki67_percent is None else float(dx.ki67_percent),
+        sstr_imaging=dx.sstr_imaging,
+        functional=dx.functional,
+        lines=lines,
+        last_recurrence=last_recurrence,
+        gallbladder_in_place=not course.surgery.gallbladder_removed,
+    )
+
+
+def _check_event_input(
+    *,
+    course: Course,
+    type: str,
+    occurred_on: Any,
+    data: Any,
+    override: bool,
+    override_reason: str,
+    actor: AbstractBaseUser,
+) -> dict[str, Any]:
+    """Validate what can be validated without the lock; returns the cleaned data."""
+    cleaned, errors = machine.validate_data(type, data if data is not None else {})
+    errors = {
+        (k if k == "type" else f"data.{k}" if k != "data" else k): v for k, v in errors.items()
+    }
+    if not isinstance(occurred_on, dt.date) or isinstance(occurred_on, dt.datetime):
+        errors["occurred_on"] = ["Enter a date (YYYY-MM-DD)."]
+    elif occurred_on > today():
+        errors["occurred_on"] = ["Events cannot be dated in the future."]
+    elif occurred_on < course.surgery.performed_on:
+        errors["occurred_on"] = [
+            "Events cannot be dated before the surgery that opened the course."
+        ]
+    if override and not (override_reason or "").strip():
+        errors["override_reason"] = ["A clinician's override needs a written reason."]
+    if errors:
+        raise InvalidInput(errors)
+    if override and not may_override_guards(actor):
+        raise PermissionDenied("Only a clinician may override a guideline guard.")
+    return cleaned
+
+
+def record_event(
+    *,
+    course: Course | int,
+    type: str,
+    occurred_on: dt.date,
+    data: Mapping[str, Any] | None,
+    actor: AbstractBaseUser,
+    reason: str = "",
+    override: bool = False,
+    override_reason: str = "",
+    expected_version: int | None = None,
+    correction: bool = False,
+    source: models.Model | None = None,
+) -> Recorded:
+    """Apply one clinical event to a course (DESIGN.md, "The event flow").
+
+    1. validate the payload; 2. lock the course row and check its version; 3. ask the machine
+    whether the event is allowed and its guards hold; 4. write the event, the new state and
+    the treatment line with history; 5. publish the domain event (subscribers on commit).
+    """
+    course_id = course.pk if isinstance(course, Course) else course
+    unlocked = Course.objects.select_related("surgery").get(pk=course_id)
+    cleaned = _check_event_input(
+        course=unlocked,
+        type=type,
+        occurred_on=occurred_on,
+        data=data,
+        override=override,
+        override_reason=override_reason,
+        actor=actor,
+    )
+    with transaction.atomic():
+        # The row lock serialises concurrent events on one course; expected_version turns a
+        # write based on a stale read into a 409 instead of a silent overwrite.
+        locked = (
+            Course.objects.select_for_update()
+            .select_related("diagnosis", "surgery", "current_line")
+            .get(pk=course_id)
+        )
+        if expected_version is not None and expected_version != locked.version:
+            raise StaleVersion(
+                f"The course is at version {locked.version}, not {expected_version}.",
+                current_version=locked.version,
+            )
+        decision = machine.evaluate(course_facts(locked), type, cleaned)
+        if not decision.allowed_from_state:
+            why = decision.not_allowed_reason
+            raise TransitionNotAllowed(
+                why.reason if why else f"{type} is not allowed from {locked.state}.",
+                state=locked.state,
+                allowed_events=list(decision.allowed_events),
+                reason=why.as_dict() if why else None,
+            )
+        if decision.failures:
+            first = decision.failures[0]
+            if not override or not decision.overridable:
+                raise GuidelineGuard(
+                    first.reason,
+                    guard=first.guard,
+                    reason=first.reason,
+                    source=first.source,
+                    evidence=first.evidence,
+                    override_allowed=decision.overridable,
+                    failures=[f.as_dict() for f in decision.failures],
+                )
+        if not correction:
+            later = (
+                locked.events.filter(type=type, occurred_on__gt=occurred_on)
+                .order_by("-occurred_on")
+                .first()
+            )
+            if later is not None:
+                raise InvalidInput(
+                    {
+                        "occurred_on": [
+                            f"A {type} event is already recorded on {later.occurred_on}; "
+                            "an earlier one must be marked as a correction."
+                        ]
+                    }
+                )
+        return _apply(
+            locked, decision, cleaned, type=type, occurred_on=occurred_on, actor=actor,
+            reason=reason, override=bool(decision.failures), override_reason=override_reason,
+            source=source,
+        )  # fmt: skip
+
+
+def _apply(
+    course: Course,
+    decision: machine.Decision,
+    data: dict[str, Any],
+    *,
+    type: str,
+    occurred_on: dt.date,
+    actor: AbstractBaseUser,
+    reason: str,
+    override: bool,
+    override_reason: str,
+    source: models.Model | None,
+) -> Recorded:
+    from_state = course.state
+    to_state = decision.target or machine.State(from_state)
+    history_reason = reason or type
+    if override:
+        history_reason = f"{history_reason} [override: {override_reason}]"
+
+    line = course.current_line
+    ended_reason = machine.line_end_reason(type, data)
+    if line is not None and ended_reason:
+        line.ended_on = occurred_on
+        line.end_reason = ended_reason
+        _with_history(line, actor, history_reason)
+        line.save()
+        course.current_line = None
+    spec = machine.line_spec(type, data)
+    new_line = None
+    if spec is not None:
+        number = (course.lines.aggregate(n=models.Max("number"))["n"] or 0) + 1
+        new_line = TreatmentLine(course=course, number=number, started_on=occurred_on, **spec)
+        _with_history(new_line, actor, history_reason)
+        new_line.save()
+        course.current_line = new_line
+
+    event = CourseEvent.objects.create(
+        course=course,
+        seq=course.version,
+        type=type,
+        occurred_on=occurred_on,
+        recorded_at=timezone.now(),
+        actor=actor,
+        data=data,
+        reason=reason,
+        from_state=from_state,
+        to_state=to_state,
+        override=override,
+        override_reason=override_reason if override else "",
+        overridden_guards=[f.as_dict() for f in decision.failures] if override else [],
+        warnings=[w.as_dict() for w in decision.warnings],
+        source_model=source._meta.label if source is not None else "",
+        source_id=source.pk if source is not None else None,
+        line=new_line or line,
+    )
+    course.state = to_state
+    course.version += 1
+    if to_state == machine.State.CLOSED:
+        course.closed_on = occurred_on
+        course.closed_reason = data.get("reason", "")
+    _with_history(course, actor, history_reason)
+    course.save()
+    domain_events.publish(
+        domain_events.CourseEventRecorded(
+            course_id=course.pk,
+            event_id=event.pk,
+            type=type,
+            from_state=from_state,
+            to_state=to_state,
+            occurred_on=occurred_on,
+            actor_id=actor.pk,
+            data=data,
+            override=override,
+            overridden_guards=tuple(event.overridden_guards),
+        )
+    )
+    return Recorded(event=event, course=course, warnings=event.warnings)
