@@ -75,3 +75,64 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 redis_up = redis_available()
             if not redis_up:
                 item.add_marker(needs_redis)
+
+
+@pytest.fixture
+def team_a(db):
+    from tests import factories
+
+    return factories.team("Team A", "Clinic 1")
+
+
+@pytest.fixture
+def team_b(db):
+    from tests import factories
+
+    return factories.team("Team B", "Clinic 2")
+
+
+@pytest.fixture
+def coordinator(team_a):
+    from tests import factories
+
+    return factories.user("coordinator", "coordinator", team_a, is_staff=True)
+
+
+@pytest.fixture
+def clinician(team_a):
+    from tests import factories
+
+    return factories.user("clinician", "clinician", team_a, is_staff=True)
+
+
+@pytest.fixture
+def coordinator2(team_b):
+    from tests import factories
+
+    return factories.user("coordinator2", "coordinator", team_b, is_staff=True)
+
+
+@pytest.fixture
+def integration(team_a):
+    from tests import factories
+
+    return factories.user("ehr-feed", "integration", team_a)
+
+
+@pytest.fixture
+def course(clinician, team_a):
+    """The seed patient's course, in surveillance, registered by a clinician of team A."""
+    from tests import factories
+
+    return factories.register(clinician, team_a)
+
+
+@pytest.fixture
+def patient_user(course):
+    """The login of the seed patient (the `patient` persona)."""
+    from tests import factories
+
+    person = factories.user("patient", "patient")
+    course.patient.user = person
+    course.patient.save()
+    return person

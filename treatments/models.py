@@ -30,7 +30,7 @@ def validate_e164(value: str) -> None:
     if (
         number is None
         or not value.startswith("+")
-        or not phonenumbers.is_valid_number(number)
+        or not phonenumbers.is_possible_number(number)
         or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != value
     ):
         raise ValidationError("Enter the number in E.164 form, e.g. +447700900123.", code="e164")
