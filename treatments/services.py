@@ -346,9 +346,11 @@ def record_event(
     )
     with transaction.atomic():
         # The row lock serialises concurrent events on one course; expected_version turns a
-        # write based on a stale read into a 409 instead of a silent overwrite.
+        # write based on a stale read into a 409 instead of a silent overwrite. of=("self",):
+        # PostgreSQL refuses FOR UPDATE on the nullable side of the current_line outer join,
+        # and only the course row needs locking.
         locked = (
-            Course.objects.select_for_update()
+            Course.objects.select_for_update(of=("self",))
             .select_related("diagnosis", "surgery", "current_line")
             .get(pk=course_id)
         )
@@ -477,3 +479,47 @@ def _apply(
         )
     )
     return Recorded(event=event, course=course, warnings=event.warnings)
+
+
+PATIENT_EDITABLE_BY_PATIENT = frozenset(
+    {
+        "email", "phone", "timezone", "language", "sms_consent", "email_consent",
+        "quiet_hours_start", "quiet_hours_end",
+    }
+)  # fmt: skip
+PATIENT_EDITABLE_BY_STAFF = PATIENT_EDITABLE_BY_PATIENT | {"given_name", "family_name"}
+
+
+def patient_update(
+    *, patient: Patient, actor: AbstractBaseUser, reason: str = "", **changes: Any
+) -> Patient:
+    """Change a patient's contact details, time zone, quiet hours or consents.
+
+    A consent change stamps its time; nothing is saved (and no history row written) when
+    nothing changed.
+    """
+    from .roles import Role, role_of
+
+    allowed = (
+        PATIENT_EDITABLE_BY_PATIENT if role_of(actor) == Role.PATIENT else PATIENT_EDITABLE_BY_STAFF
+    )
+    unknown = {key: ["This field cannot be changed here."] for key in changes if key not in allowed}
+    if unknown:
+        raise InvalidInput(unknown)
+    with transaction.atomic():
+        locked = Patient.objects.select_for_update().get(pk=patient.pk)
+        changed = {k: v for k, v in changes.items() if getattr(locked, k) != v}
+        if not changed:
+            return locked
+        now = timezone.now()
+        for key, value in changed.items():
+            setattr(locked, key, value)
+            if key in ("sms_consent", "email_consent"):
+                setattr(locked, f"{key}_at", now)
+        try:
+            locked.full_clean(exclude=["care_team", "user"], validate_unique=False)
+        except ValidationError as exc:
+            raise InvalidInput(_prefixed("", exc)) from exc
+        _with_history(locked, actor, reason or "Contact details or consent changed")
+        locked.save()
+    return locked

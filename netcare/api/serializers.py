@@ -1,0 +1,201 @@
+"""Request and response shapes of API.md. No clinical rule lives here: services decide."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from treatments.models import Course, CourseEvent, Patient, TreatmentLine
+
+from .strict import StrictDictField, StrictSerializer
+
+MAX_TEXT = 2000
+
+
+def _text(max_length: int = 200, **kwargs) -> serializers.CharField:
+    return serializers.CharField(max_length=max_length, **kwargs)
+
+
+class PatientInSerializer(StrictSerializer):
+    mrn = _text(40)
+    given_name = _text(100)
+    family_name = _text(100)
+    birth_date = serializers.DateField()
+    sex = serializers.ChoiceField(choices=["female", "male", "other", "unknown"])
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    phone = _text(20, required=False, allow_blank=True)
+    timezone = _text(64, required=False)
+    language = serializers.ChoiceField(choices=[c for c, _ in settings.LANGUAGES], required=False)
+    sms_consent = serializers.BooleanField(required=False)
+    email_consent = serializers.BooleanField(required=False)
+    quiet_hours_start = serializers.TimeField(required=False)
+    quiet_hours_end = serializers.TimeField(required=False)
+
+
+class DiagnosisInSerializer(StrictSerializer):
+    primary_site = _text(20)
+    diagnosed_on = serializers.DateField()
+    differentiation = _text(10)
+    ki67_percent = serializers.FloatField(
+        required=False, allow_null=True, min_value=-1e6, max_value=1e6
+    )
+    mitoses_per_2mm2 = serializers.FloatField(
+        required=False, allow_null=True, min_value=-1e6, max_value=1e6
+    )
+    t = _text(3)
+    n = _text(3)
+    m = _text(3)
+    sstr_imaging = _text(10, required=False)
+    sstr_imaging_on = serializers.DateField(required=False, allow_null=True)
+    cga_elevated_preop = serializers.BooleanField()
+    functional = serializers.BooleanField()
+    notes = _text(MAX_TEXT, required=False, allow_blank=True)
+
+
+class SurgeryInSerializer(StrictSerializer):
+    performed_on = serializers.DateField()
+    procedure = _text(120)
+    margin = serializers.ChoiceField(choices=["R0", "R1", "R2"])
+    nodes_examined = serializers.IntegerField(min_value=0, max_value=500)
+    nodes_positive = serializers.IntegerField(min_value=0, max_value=500)
+    gallbladder_removed = serializers.BooleanField(required=False)
+
+
+class CourseCreateSerializer(StrictSerializer):
+    patient = PatientInSerializer(required=False)
+    patient_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    care_team = serializers.IntegerField(min_value=1, max_value=2**62)
+    diagnosis = DiagnosisInSerializer()
+    surgery = SurgeryInSerializer()
+    reason = _text(MAX_TEXT, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict) -> dict:
+        if ("patient" in attrs) == ("patient_id" in attrs):
+            raise serializers.ValidationError({"patient": ["Give either patient or patient_id."]})
+        return attrs
+
+
+class EventCreateSerializer(StrictSerializer):
+    type = _text(40)
+    occurred_on = serializers.DateField()
+    data = StrictDictField(required=False, default=dict)
+    reason = _text(MAX_TEXT, required=False, allow_blank=True, default="")
+    expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
+    override = serializers.BooleanField(required=False, default=False)
+    override_reason = _text(MAX_TEXT, required=False, allow_blank=True, default="")
+    correction = serializers.BooleanField(required=False, default=False)
+
+
+class PatientSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", "mrn", "given_name", "family_name", "birth_date", "sex"]
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = [
+            "id", "mrn", "given_name", "family_name", "birth_date", "sex", "email", "phone",
+            "timezone", "language", "email_consent", "email_consent_at", "sms_consent",
+            "sms_consent_at", "quiet_hours_start", "quiet_hours_end", "care_team",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class PatientUpdateSerializer(StrictSerializer):
+    """What a patient may change of itself; staff may also correct the names."""
+
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    phone = _text(20, required=False, allow_blank=True)
+    timezone = _text(64, required=False)
+    language = serializers.ChoiceField(choices=[c for c, _ in settings.LANGUAGES], required=False)
+    sms_consent = serializers.BooleanField(required=False)
+    email_consent = serializers.BooleanField(required=False)
+    quiet_hours_start = serializers.TimeField(required=False)
+    quiet_hours_end = serializers.TimeField(required=False)
+
+
+class StaffPatientUpdateSerializer(PatientUpdateSerializer):
+    given_name = _text(100, required=False)
+    family_name = _text(100, required=False)
+
+
+class LineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TreatmentLine
+        fields = [
+            "number", "category", "agent", "dose", "dose_unit", "route", "interval_days",
+            "planned_cycles", "started_on", "ended_on", "end_reason",
+        ]  # fmt: skip
+
+
+class DueItemSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    due_on = serializers.DateField()
+    window_start = serializers.DateField()
+    window_end = serializers.DateField(allow_null=True)
+    status = serializers.ChoiceField(choices=["upcoming", "due", "overdue"])
+    why = serializers.CharField()
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    source = serializers.CharField(required=False)
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    patient = PatientSummarySerializer(read_only=True)
+    stage = serializers.CharField(source="diagnosis.stage", read_only=True)
+    grade = serializers.CharField(source="diagnosis.grade", read_only=True)
+    current_line = LineSerializer(read_only=True, allow_null=True)
+    next_due_on = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Course
+        fields = [
+            "id", "patient", "care_team", "state", "version", "stage", "grade", "opened_on",
+            "closed_on", "closed_reason", "current_line", "next_due_on",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_next_due_on(self, course: Course) -> str | None:
+        items = [i for i in getattr(course, "active_items", []) if i.active]
+        return min((i.due_on for i in items), default=None)
+
+
+class CourseDetailSerializer(CourseSerializer):
+    due = DueItemSerializer(many=True, read_only=True)
+    allowed_events = serializers.ListField(child=serializers.CharField(), read_only=True)
+    lines = LineSerializer(many=True, read_only=True)
+    warnings = WarningSerializer(many=True, read_only=True, required=False)
+
+    class Meta(CourseSerializer.Meta):
+        fields = [*CourseSerializer.Meta.fields, "due", "allowed_events", "lines", "warnings"]
+        read_only_fields = fields
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", read_only=True)
+
+    class Meta:
+        model = CourseEvent
+        fields = [
+            "id", "seq", "type", "occurred_on", "recorded_at", "actor", "data", "reason",
+            "from_state", "to_state", "override", "override_reason", "overridden_guards",
+            "warnings",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class EventCreatedSerializer(serializers.Serializer):
+    event = EventSerializer()
+    course = CourseDetailSerializer()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    changed_at = serializers.DateTimeField()
+    changed_by = serializers.CharField(allow_null=True)
+    change_reason = serializers.CharField(allow_null=True)
+    change_type = serializers.CharField()
+    object = serializers.DictField()
+    changes = serializers.DictField()

@@ -1,0 +1,21 @@
+"""URLs of the REST API, version 1."""
+
+from django.urls import path
+
+from . import views
+from .auth import RefreshView, TokenView
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("auth/token/refresh/", RefreshView.as_view(), name="token-refresh"),
+    path("courses/", views.CourseListView.as_view(), name="courses"),
+    path("courses/<int:pk>/", views.CourseDetailView.as_view(), name="course"),
+    path("courses/<int:pk>/events/", views.CourseEventsView.as_view(), name="course-events"),
+    path("courses/<int:pk>/history/", views.CourseHistoryView.as_view(), name="course-history"),
+    path("patients/", views.PatientListView.as_view(), name="patients"),
+    path("patients/me/", views.PatientMeView.as_view(), name="patient-me"),
+    path("patients/me/schedule/", views.PatientScheduleView.as_view(), name="patient-schedule"),
+    path("patients/<int:pk>/", views.PatientDetailView.as_view(), name="patient"),
+]

@@ -1,0 +1,374 @@
+"""REST endpoints of API.md for courses, events, history and patients.
+
+Views parse, ask a service, and shape the answer. Scoping comes from treatments.selectors,
+so an object outside the caller's reach is a 404 exactly like an id that does not exist.
+"""
+
+import datetime as dt
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers as drf_serializers
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from surveillance import schedule
+from surveillance.models import ScheduledItem
+from treatments import machine, services
+from treatments.models import Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
+from treatments.roles import Role, role_of
+from treatments.selectors import courses_visible_to, patients_visible_to, teams_of
+
+from . import permissions as perms
+from . import serializers as s
+from .idempotency import idempotent
+from .pagination import IdCursorPagination, OldestFirstPagination
+from .readlog import log_reads
+
+TRUE_VALUES = {"true", "1", "yes"}
+
+
+def _date_param(request: Request, name: str) -> dt.date | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError({name: ["Enter a date as YYYY-MM-DD."]}) from None
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValidationError({name: ["Enter a whole number."]})
+    return int(raw)
+
+
+def course_queryset(user) -> QuerySet[Course]:
+    return (
+        courses_visible_to(user)
+        .select_related("patient", "diagnosis", "current_line")
+        .prefetch_related(
+            Prefetch(
+                "scheduled_items",
+                queryset=ScheduledItem.objects.filter(active=True).order_by("due_on", "kind"),
+                to_attr="active_items",
+            )
+        )
+    )
+
+
+def due_items_of(course: Course, today: dt.date) -> list[dict]:
+    """The course's denormalised due items with their status on `today` (schedule decides)."""
+    return [
+        {
+            "kind": item.kind,
+            "due_on": item.due_on,
+            "window_start": item.window_start,
+            "window_end": item.window_end,
+            "status": schedule.status_of(item.kind, item.due_on, item.window_start, item.window_end, today),
+            "why": item.why,
+        }
+        for item in getattr(course, "active_items", [])
+    ]
+
+
+def course_detail(course: Course, warnings: list | None = None) -> dict:
+    today = timezone.localdate()
+    course.due = due_items_of(course, today)
+    course.allowed_events = list(machine.allowed_events(course.state))
+    course.warnings = [
+        {"code": w["guard"], "detail": w["reason"], "source": w.get("source", "")}
+        for w in (warnings or [])
+    ]
+    return s.CourseDetailSerializer(course).data
+
+
+class CourseListView(APIView):
+    permission_classes = [
+        IsAuthenticated,
+        perms.roles(read=perms.STAFF_AND_PATIENT, write=perms.STAFF),
+    ]
+    pagination_class = IdCursorPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, enum=[str(x) for x in machine.State]),
+            OpenApiParameter("care_team", int),
+            OpenApiParameter("overdue", bool),
+            OpenApiParameter("due_before", dt.date),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses=s.CourseSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        qs = course_queryset(request.user)
+        state = request.query_params.get("state")
+        if state is not None:
+            if state not in set(machine.State):
+                raise ValidationError({"state": [f"Unknown state {state[:40]!r}."]})
+            qs = qs.filter(state=state)
+        team = _int_param(request, "care_team")
+        if team is not None:
+            qs = qs.filter(care_team_id=team)
+        today = timezone.localdate()
+        if request.query_params.get("overdue", "").lower() in TRUE_VALUES:
+            qs = qs.filter(
+                Exists(
+                    ScheduledItem.objects.filter(
+                        course=OuterRef("pk"), active=True, due_on__lt=today
+                    )
+                )
+            )
+        due_before = _date_param(request, "due_before")
+        if due_before is not None:
+            qs = qs.filter(
+                Exists(
+                    ScheduledItem.objects.filter(
+                        course=OuterRef("pk"), active=True, due_on__lte=due_before
+                    )
+                )
+            )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        log_reads(request, [c.patient_id for c in page])
+        return paginator.get_paginated_response(s.CourseSerializer(page, many=True).data)
+
+    @extend_schema(request=s.CourseCreateSerializer, responses={201: s.CourseDetailSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        body = s.CourseCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        team = teams_of(request.user).filter(pk=data["care_team"]).first()
+        if team is None:
+            raise ValidationError({"care_team": ["No such care team among yours."]})
+        registration = services.register_course(
+            actor=request.user,
+            care_team=team,
+            patient=data.get("patient"),
+            patient_id=data.get("patient_id"),
+            diagnosis=data["diagnosis"],
+            surgery=data["surgery"],
+            reason=data.get("reason", ""),
+        )
+        course = course_queryset(request.user).get(pk=registration.course.pk)
+        return Response(
+            course_detail(course, registration.warnings), status=status.HTTP_201_CREATED
+        )
+
+
+class CourseDetailView(APIView):
+    permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF_AND_PATIENT)]
+
+    @extend_schema(responses=s.CourseDetailSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        course = get_object_or_404(course_queryset(request.user).prefetch_related("lines"), pk=pk)
+        log_reads(request, [course.patient_id])
+        return Response(course_detail(course))
+
+
+class CourseEventsView(APIView):
+    permission_classes = [
+        IsAuthenticated,
+        perms.roles(read=perms.STAFF_AND_PATIENT, write=perms.STAFF),
+    ]
+    pagination_class = OldestFirstPagination
+
+    @extend_schema(
+        parameters=[OpenApiParameter("cursor", str)], responses=s.EventSerializer(many=True)
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        course = get_object_or_404(courses_visible_to(request.user), pk=pk)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            CourseEvent.objects.filter(course=course).select_related("actor"), request, view=self
+        )
+        log_reads(request, [course.patient_id])
+        return paginator.get_paginated_response(s.EventSerializer(page, many=True).data)
+
+    @extend_schema(request=s.EventCreateSerializer, responses={201: s.EventCreatedSerializer})
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        course = get_object_or_404(courses_visible_to(request.user), pk=pk)
+        body = s.EventCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        recorded = services.record_event(
+            course=course,
+            type=data["type"],
+            occurred_on=data["occurred_on"],
+            data=data.get("data") or {},
+            actor=request.user,
+            reason=data.get("reason", ""),
+            override=data.get("override", False),
+            override_reason=data.get("override_reason", ""),
+            expected_version=data.get("expected_version"),
+            correction=data.get("correction", False),
+        )
+        fresh = course_queryset(request.user).prefetch_related("lines").get(pk=course.pk)
+        event = CourseEvent.objects.select_related("actor").get(pk=recorded.event.pk)
+        return Response(
+            {"event": s.EventSerializer(event).data, "course": course_detail(fresh)},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+# The audit trail of a course: its own history and that of the records it is made of.
+HISTORY_SOURCES: tuple[tuple[type, str], ...] = (
+    (Course, "id"),
+    (Patient, "id"),
+    (Diagnosis, "id"),
+    (Surgery, "id"),
+    (TreatmentLine, "course_id"),
+)
+HIDDEN_HISTORY_FIELDS = {"history_id", "history_date", "history_change_reason", "history_type",
+                         "history_user", "history_user_id"}  # fmt: skip
+
+
+def _history_rows(course: Course) -> list[dict]:
+    keys = {Course: course.pk, Patient: course.patient_id, Diagnosis: course.diagnosis_id,
+            Surgery: course.surgery_id, TreatmentLine: course.pk}  # fmt: skip
+    entries = []
+    for model, field in HISTORY_SOURCES:
+        records = list(
+            model.history.filter(**{field: keys[model]})
+            .select_related("history_user")
+            .order_by("id" if field == "course_id" else "history_date", "history_id")
+        )
+        fields = [f.attname for f in model._meta.concrete_fields]
+        previous_of: dict[int, object] = {}
+        for record in sorted(records, key=lambda r: (r.history_date, r.history_id)):
+            before = previous_of.get(record.id)
+            changes = {
+                name: [
+                    None if before is None else _plain(getattr(before, name)),
+                    _plain(getattr(record, name)),
+                ]
+                for name in fields
+                if before is None or getattr(before, name) != getattr(record, name)
+            }
+            previous_of[record.id] = record
+            entries.append(
+                {
+                    "changed_at": record.history_date,
+                    "changed_by": record.history_user.username if record.history_user else None,
+                    "change_reason": record.history_change_reason,
+                    "change_type": {"+": "created", "~": "changed", "-": "deleted"}[
+                        record.history_type
+                    ],
+                    "object": {"model": model._meta.label_lower, "id": record.id},
+                    "changes": changes,
+                }
+            )
+    entries.sort(key=lambda e: e["changed_at"])
+    return entries
+
+
+def _plain(value):
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+class CourseHistoryView(APIView):
+    permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF)]
+
+    @extend_schema(responses=s.HistoryEntrySerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        course = get_object_or_404(courses_visible_to(request.user), pk=pk)
+        log_reads(request, [course.patient_id])
+        return Response(s.HistoryEntrySerializer(_history_rows(course), many=True).data)
+
+
+class PatientListView(APIView):
+    permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF)]
+    pagination_class = IdCursorPagination
+
+    @extend_schema(
+        parameters=[OpenApiParameter("cursor", str)], responses=s.PatientSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(patients_visible_to(request.user), request, view=self)
+        log_reads(request, [p.pk for p in page])
+        return paginator.get_paginated_response(s.PatientSerializer(page, many=True).data)
+
+
+def _update_patient(request: Request, patient: Patient) -> Response:
+    staff = role_of(request.user) != Role.PATIENT
+    body = (s.StaffPatientUpdateSerializer if staff else s.PatientUpdateSerializer)(
+        data=request.data
+    )
+    body.is_valid(raise_exception=True)
+    updated = services.patient_update(patient=patient, actor=request.user, **body.validated_data)
+    log_reads(request, [updated.pk])
+    return Response(s.PatientSerializer(updated).data)
+
+
+class PatientDetailView(APIView):
+    permission_classes = [
+        IsAuthenticated,
+        perms.roles(read=perms.STAFF_AND_PATIENT, write=perms.STAFF_AND_PATIENT),
+    ]
+
+    @extend_schema(responses=s.PatientSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        patient = get_object_or_404(patients_visible_to(request.user), pk=pk)
+        log_reads(request, [patient.pk])
+        return Response(s.PatientSerializer(patient).data)
+
+    @extend_schema(request=s.StaffPatientUpdateSerializer, responses=s.PatientSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        return _update_patient(request, get_object_or_404(patients_visible_to(request.user), pk=pk))
+
+
+def _own_patient(request: Request) -> Patient:
+    if role_of(request.user) != Role.PATIENT:
+        raise NotFound()
+    return get_object_or_404(Patient, user=request.user)
+
+
+class PatientMeView(APIView):
+    permission_classes = [IsAuthenticated, perms.roles(read={Role.PATIENT}, write={Role.PATIENT})]
+
+    @extend_schema(responses=s.PatientSerializer)
+    def get(self, request: Request) -> Response:
+        patient = _own_patient(request)
+        log_reads(request, [patient.pk])
+        return Response(s.PatientSerializer(patient).data)
+
+    @extend_schema(request=s.PatientUpdateSerializer, responses=s.PatientSerializer)
+    def patch(self, request: Request) -> Response:
+        return _update_patient(request, _own_patient(request))
+
+
+class ScheduleEntrySerializer(drf_serializers.Serializer):
+    course = drf_serializers.IntegerField()
+    state = drf_serializers.CharField()
+    due = s.DueItemSerializer(many=True)
+
+
+class PatientScheduleView(APIView):
+    permission_classes = [IsAuthenticated, perms.roles(read={Role.PATIENT})]
+
+    @extend_schema(responses=ScheduleEntrySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        patient = _own_patient(request)
+        today = timezone.localdate()
+        courses = course_queryset(request.user).filter(patient=patient).exclude(state="closed")
+        log_reads(request, [patient.pk])
+        body = [{"course": c.pk, "state": c.state, "due": due_items_of(c, today)} for c in courses]
+        return Response(ScheduleEntrySerializer(body, many=True).data)
