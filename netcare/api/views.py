@@ -75,7 +75,9 @@ def due_items_of(course: Course, today: dt.date) -> list[dict]:
             "due_on": item.due_on,
             "window_start": item.window_start,
             "window_end": item.window_end,
-            "status": schedule.status_of(item.kind, item.due_on, item.window_start, item.window_end, today),
+            "status": schedule.status_of(
+                item.kind, item.due_on, item.window_start, item.window_end, today
+            ),
             "why": item.why,
         }
         for item in getattr(course, "active_items", [])
