@@ -5,6 +5,9 @@ Nothing here writes `Course.state`: it is read-only, and events are recorded thr
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import CareTeam, Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
@@ -12,7 +15,11 @@ from .selectors import courses_visible_to, patients_visible_to, teams_of
 
 
 class ScopedHistoryAdmin(SimpleHistoryAdmin):
-    """Objects outside the user's care teams are not listed and their pages answer 404."""
+    """Objects outside the user's care teams are not listed and their pages answer 404.
+
+    History is the audit trail: it can be read, never reverted (a revert would write back
+    every field of an old version, `Course.state` included, past the services).
+    """
 
     team_path = "care_team"
 
@@ -23,9 +30,44 @@ class ScopedHistoryAdmin(SimpleHistoryAdmin):
         teams = teams_of(request.user)
         return qs.filter(**{f"{self.team_path}__in": teams})
 
+    def _visible_or_404(self, request, object_id) -> None:
+        # simple_history falls back to the latest historical row when the object is not in
+        # get_queryset(), which would show another team's record: check the scope first.
+        pk_name = self.model._meta.pk.attname
+        if not self.get_queryset(request).filter(**{pk_name: unquote(object_id)}).exists():
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        if request.method != "GET":
+            raise PermissionDenied("History is read-only.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # The default choices are every row of the table: another team's patients would be
+        # listed by name and MRN in a select box.
+        if db_field.related_model is Patient:
+            kwargs["queryset"] = patients_visible_to(request.user)
+        elif db_field.related_model is CareTeam:
+            kwargs["queryset"] = teams_of(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The history row carries the actor (set by SimpleHistoryAdmin) and a reason.
+        changed = ", ".join(form.changed_data) or "nothing"
+        obj._change_reason = f"Changed in the admin: {changed}"
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(CareTeam)
-class CareTeamAdmin(SimpleHistoryAdmin):
+class CareTeamAdmin(ScopedHistoryAdmin):
     list_display = ("name", "clinic")
     search_fields = ("name", "clinic")
     filter_horizontal = ("members",)
@@ -45,6 +87,13 @@ class PatientAdmin(ScopedHistoryAdmin):
     list_filter = ("care_team", "sex", "language")
     readonly_fields = ("clinic", "email_consent_at", "sms_consent_at", "created_at")
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a patient to another team would leave its courses' copied care_team behind,
+        # and the user select box would list every login of the site.
+        if obj is None:
+            return self.readonly_fields
+        return (*self.readonly_fields, "care_team", "user")
+
     def get_queryset(self, request):
         return (
             patients_visible_to(request.user)
@@ -58,7 +107,21 @@ class DiagnosisAdmin(ScopedHistoryAdmin):
     team_path = "patient__care_team"
     list_display = ("patient", "primary_site", "stage", "grade", "differentiation", "ki67_percent")
     list_filter = ("stage", "grade", "primary_site")
-    readonly_fields = ("stage", "grade")
+    # Stage and grade are computed from these by the registration service; editing one
+    # here would leave them stale.
+    readonly_fields = (
+        "patient",
+        "primary_site",
+        "diagnosed_on",
+        "differentiation",
+        "ki67_percent",
+        "mitoses_per_2mm2",
+        "t",
+        "n",
+        "m",
+        "stage",
+        "grade",
+    )
     search_fields = ("patient__mrn", "patient__family_name")
 
 
@@ -67,6 +130,7 @@ class SurgeryAdmin(ScopedHistoryAdmin):
     team_path = "patient__care_team"
     list_display = ("patient", "performed_on", "procedure", "margin", "nodes_examined")
     date_hierarchy = "performed_on"
+    readonly_fields = ("patient",)
     search_fields = ("patient__mrn", "patient__family_name")
 
 
@@ -97,7 +161,13 @@ class CourseAdmin(ScopedHistoryAdmin):
     list_filter = ("state", "care_team", "diagnosis__stage", "diagnosis__grade")
     search_fields = ("patient__mrn", "patient__family_name", "patient__given_name")
     date_hierarchy = "opened_on"
+    # The patient, team, diagnosis and surgery are fixed at registration (the team scopes
+    # every read); state and version move only through record_event.
     readonly_fields = (
+        "patient",
+        "care_team",
+        "diagnosis",
+        "surgery",
         "state",
         "version",
         "current_line",

@@ -53,12 +53,22 @@ def subscribe(handler: Handler, *, in_transaction: bool = False) -> None:
         target.append(handler)
 
 
+def unsubscribe(handler: Handler) -> None:
+    """Remove a handler from both lists (tests, and apps that stop listening)."""
+    for target in (_in_transaction, _on_commit):
+        while handler in target:
+            target.remove(handler)
+
+
 def _isolated(handler: Handler, event: DomainEvent) -> Callable[[], None]:
     def run() -> None:
         try:
             handler(event)
         except Exception:
-            logger.exception("subscriber %s failed on %r", handler.__qualname__, event)
+            # A callable object or a partial has no __qualname__; the log line must not raise
+            # itself, or the failure would escape the commit and skip the next subscribers.
+            name = getattr(handler, "__qualname__", None) or repr(handler)
+            logger.exception("subscriber %s failed on %r", name, event)
 
     return run
 

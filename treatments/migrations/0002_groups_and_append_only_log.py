@@ -28,7 +28,9 @@ def create_groups(apps, schema_editor):
 
 def append_only(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(APPEND_ONLY_SQL)
+        # params=None: the SQL is sent as is, so the "%" of RAISE's format string is not
+        # taken for a query placeholder by psycopg.
+        schema_editor.execute(APPEND_ONLY_SQL, params=None)
 
 
 def drop_append_only(apps, schema_editor):
