@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "netcare",
     "treatments",
     "surveillance",
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -183,6 +186,12 @@ if PRODUCTION:
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Two-factor login for the admin (django-otp, TOTP devices) ------------------------------
+# https://django-otp-official.readthedocs.io/en/stable/overview.html#admin
+# On in production; the local demo turns it off so the demo logins work with a password.
+ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=PRODUCTION)
+OTP_TOTP_ISSUER = "NetCare"
+
 # --- django-axes: lock out repeated failed logins -----------------------------------------
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -257,6 +266,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"SexEnum": "treatments.models.Sex"},
 }
 
 CACHES = {

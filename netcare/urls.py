@@ -1,12 +1,18 @@
 """URL configuration."""
 
+from django.conf import settings
 from django.contrib import admin
+from django_otp.admin import OTPAdminSite
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .health import healthz
+
+if settings.ADMIN_OTP_REQUIRED:
+    # Staff must pass a verified TOTP device as well as the password to open the admin.
+    admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

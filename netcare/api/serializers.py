@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from treatments.models import Course, CourseEvent, Patient, TreatmentLine
+from treatments.models import Course, CourseEvent, Patient, Sex, TreatmentLine
 
 from .strict import StrictDictField, StrictSerializer
 
@@ -19,7 +19,7 @@ class PatientInSerializer(StrictSerializer):
     given_name = _text(100)
     family_name = _text(100)
     birth_date = serializers.DateField()
-    sex = serializers.ChoiceField(choices=["female", "male", "other", "unknown"])
+    sex = serializers.ChoiceField(choices=Sex.choices)
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     phone = _text(20, required=False, allow_blank=True)
     timezone = _text(64, required=False)
