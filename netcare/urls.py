@@ -2,10 +2,10 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django_otp.admin import OTPAdminSite
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
+from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .health import healthz
