@@ -215,6 +215,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR),
         "processed_folder": str(BROKER_DIR),
         "store_processed": False,
+        # Broadcast (remote control) files; kombu's default is ./control in the working dir.
+        "control_folder": str(BROKER_DIR / "control"),
     }
 else:
     # Long enough that a slow batch is not redelivered while it runs; the reminder lease
