@@ -5,8 +5,9 @@ argument, so the API, the admin, the periodic sweep and the tests all get the sa
 can show *why* an item is due. Every figure cites CLINICAL.md (the product decision) and the
 guideline behind it; clinical-sources.md has the full references.
 
-The module also scores the patient-reported symptom check (CLINICAL.md §5), so the thresholds
-live in exactly one place.
+The module also scores the patient-reported symptom check (CLINICAL.md §5) and holds the rules
+for results (which imaging answers the imaging item, what to warn about, the lab analytes with
+their allowed units: CLINICAL.md §2, §6), so each threshold lives in exactly one place.
 """
 
 from __future__ import annotations
@@ -1159,4 +1160,3 @@ def check_lab_result(analyte: str, value: object, unit: str, on_ppi: bool | None
             )
         )
     return LabCheck(allowed.unit if allowed else None, errors, tuple(warnings))
-
