@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import results, views
 from .auth import RefreshView, TokenView
 
 app_name = "api"
@@ -18,4 +18,7 @@ urlpatterns = [
     path("patients/me/", views.PatientMeView.as_view(), name="patient-me"),
     path("patients/me/schedule/", views.PatientScheduleView.as_view(), name="patient-schedule"),
     path("patients/<int:pk>/", views.PatientDetailView.as_view(), name="patient"),
+    path("imaging-studies/", results.ImagingView.as_view(), name="imaging-studies"),
+    path("lab-results/", results.LabView.as_view(), name="lab-results"),
+    path("symptom-checks/", results.SymptomView.as_view(), name="symptom-checks"),
 ]
