@@ -6,8 +6,8 @@ Nothing here writes `Course.state`: it is read-only, and events are recorded thr
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import CareTeam, Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
@@ -34,14 +34,18 @@ class ScopedHistoryAdmin(SimpleHistoryAdmin):
         # simple_history falls back to the latest historical row when the object is not in
         # get_queryset(), which would show another team's record: check the scope first.
         pk_name = self.model._meta.pk.attname
-        if not self.get_queryset(request).filter(**{pk_name: unquote(object_id)}).exists():
+        try:
+            visible = self.get_queryset(request).filter(**{pk_name: unquote(object_id)}).exists()
+        except (ValueError, ValidationError):  # not a valid id at all
+            visible = False
+        if not visible:
             raise Http404
 
-    def history_view(self, request, object_id, extra_context=None):
+    def history_view(self, request, object_id, extra_context=None) -> HttpResponse:
         self._visible_or_404(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
+    def history_form_view(self, request, object_id, version_id, extra_context=None) -> HttpResponse:
         self._visible_or_404(request, object_id)
         if request.method != "GET":
             raise PermissionDenied("History is read-only.")
@@ -84,7 +88,8 @@ class CareTeamAdmin(ScopedHistoryAdmin):
 class PatientAdmin(ScopedHistoryAdmin):
     list_display = ("mrn", "family_name", "given_name", "birth_date", "care_team")
     search_fields = ("mrn", "family_name", "given_name")
-    list_filter = ("care_team", "sex", "language")
+    # RelatedOnlyFieldListFilter: the plain filter would offer every care team of the site.
+    list_filter = (("care_team", admin.RelatedOnlyFieldListFilter), "sex", "language")
     readonly_fields = ("clinic", "email_consent_at", "sms_consent_at", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
@@ -158,7 +163,12 @@ class CourseEventInline(admin.TabularInline):
 @admin.register(Course)
 class CourseAdmin(ScopedHistoryAdmin):
     list_display = ("id", "patient", "state", "care_team", "opened_on", "version")
-    list_filter = ("state", "care_team", "diagnosis__stage", "diagnosis__grade")
+    list_filter = (
+        "state",
+        ("care_team", admin.RelatedOnlyFieldListFilter),
+        "diagnosis__stage",
+        "diagnosis__grade",
+    )
     search_fields = ("patient__mrn", "patient__family_name", "patient__given_name")
     date_hierarchy = "opened_on"
     # The patient, team, diagnosis and surgery are fixed at registration (the team scopes

@@ -247,6 +247,22 @@ class AppendOnlyError(Exception):
     pass
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk update() and delete() bypass Model.save() and delete(): refuse them too.
+
+    PostgreSQL also has a trigger; this covers SQLite (development, the demo, the test run).
+    """
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("Course events are append-only.")
+
+    def delete(self):
+        raise AppendOnlyError("Course events are append-only.")
+
+    update.queryset_only = True
+    delete.queryset_only = True
+
+
 class CourseEvent(models.Model):
     """The course's event log: append-only (no update, no delete, and a trigger on PostgreSQL).
 
@@ -272,6 +288,8 @@ class CourseEvent(models.Model):
     line = models.ForeignKey(
         TreatmentLine, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["course", "seq"]

@@ -20,6 +20,7 @@ from django.utils import timezone
 from netcare.errors import (
     GuidelineGuard,
     InvalidInput,
+    NotFound,
     PermissionDenied,
     StaleVersion,
     TransitionNotAllowed,
@@ -90,6 +91,14 @@ def _unknown(prefix: str, data: Mapping[str, Any], allowed: frozenset[str]) -> d
     return {f"{prefix}.{key}": ["Unknown field."] for key in data if key not in allowed}
 
 
+def _booleans(prefix: str, data: Mapping[str, Any], keys: tuple[str, ...]) -> dict:
+    # bool is an int subclass and Decimal(True) is 1: a true Ki-67 or node count would
+    # otherwise be stored as 1.
+    return {
+        f"{prefix}.{key}": ["Must be a number."] for key in keys if isinstance(data.get(key), bool)
+    }
+
+
 def _future(value: Any) -> bool:
     return isinstance(value, dt.date) and value > today()
 
@@ -144,6 +153,7 @@ def register_course(
             raise InvalidInput({"patient_id": ["No such patient in this care team."]})
 
     errors |= _unknown("diagnosis", diagnosis, DIAGNOSIS_FIELDS)
+    errors |= _booleans("diagnosis", diagnosis, ("ki67_percent", "mitoses_per_2mm2"))
     dx_values = {k: v for k, v in diagnosis.items() if k in DIAGNOSIS_FIELDS}
     for key in ("ki67_percent", "mitoses_per_2mm2"):
         if key in dx_values:
@@ -186,6 +196,7 @@ def register_course(
         )
 
     errors |= _unknown("surgery", surgery, SURGERY_FIELDS)
+    errors |= _booleans("surgery", surgery, ("nodes_examined", "nodes_positive"))
     op = Surgery(patient=person, **{k: v for k, v in surgery.items() if k in SURGERY_FIELDS})
     try:
         op.full_clean(exclude=["patient"])
@@ -219,37 +230,40 @@ def register_course(
         )
     ]
     reason = reason or "Course registered after surgery"
-    try:
-        with transaction.atomic():
-            if person.pk is None:
-                now = timezone.now()
-                person.email_consent_at = now if person.email_consent else None
-                person.sms_consent_at = now if person.sms_consent else None
-                _with_history(person, actor, reason)
-                person.save()
-            dx.patient = person
-            _with_history(dx, actor, reason)
-            dx.save()
-            op.patient = person
-            _with_history(op, actor, reason)
-            op.save()
-            course = Course(
-                patient=person,
-                care_team=person.care_team,
-                diagnosis=dx,
-                surgery=op,
-                opened_on=op.performed_on,
-            )
-            _with_history(course, actor, reason)
-            course.save()
-            domain_events.publish(
-                domain_events.CourseRegistered(course_id=course.pk, actor_id=actor.pk)
-            )
-    except IntegrityError as exc:
-        # Two registrations of one MRN raced past the check above.
-        raise InvalidInput(
-            {"patient.mrn": ["A patient with this MRN already exists in this clinic."]}
-        ) from exc
+    with transaction.atomic():
+        if person.pk is None:
+            now = timezone.now()
+            person.email_consent_at = now if person.email_consent else None
+            person.sms_consent_at = now if person.sms_consent else None
+            _with_history(person, actor, reason)
+            try:
+                # Only this insert can break the MRN constraint; an integrity error from
+                # anything later (an in-transaction subscriber) is not a duplicate MRN.
+                with transaction.atomic():
+                    person.save()
+            except IntegrityError as exc:
+                # Two registrations of one MRN raced past the check above.
+                raise InvalidInput(
+                    {"patient.mrn": ["A patient with this MRN already exists in this clinic."]}
+                ) from exc
+        dx.patient = person
+        _with_history(dx, actor, reason)
+        dx.save()
+        op.patient = person
+        _with_history(op, actor, reason)
+        op.save()
+        course = Course(
+            patient=person,
+            care_team=person.care_team,
+            diagnosis=dx,
+            surgery=op,
+            opened_on=op.performed_on,
+        )
+        _with_history(course, actor, reason)
+        course.save()
+        domain_events.publish(
+            domain_events.CourseRegistered(course_id=course.pk, actor_id=actor.pk)
+        )
     return Registration(course=course, warnings=warnings)
 
 
@@ -334,7 +348,10 @@ def record_event(
     the treatment line with history; 5. publish the domain event (subscribers on commit).
     """
     course_id = course.pk if isinstance(course, Course) else course
-    unlocked = Course.objects.select_related("surgery").get(pk=course_id)
+    try:
+        unlocked = Course.objects.select_related("surgery").get(pk=course_id)
+    except Course.DoesNotExist:
+        raise NotFound("No such course.") from None
     cleaned = _check_event_input(
         course=unlocked,
         type=type,

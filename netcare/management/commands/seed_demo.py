@@ -104,7 +104,7 @@ class Command(BaseCommand):
         user.is_staff = staff
         user.set_password(password)
         user.save()
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
         if team is not None:
             team.members.add(user)
         return user
