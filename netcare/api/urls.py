@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import results, views
+from . import alerts_api, results, views
 from .auth import RefreshView, TokenView
 
 app_name = "api"
@@ -21,4 +21,10 @@ urlpatterns = [
     path("imaging-studies/", results.ImagingView.as_view(), name="imaging-studies"),
     path("lab-results/", results.LabView.as_view(), name="lab-results"),
     path("symptom-checks/", results.SymptomView.as_view(), name="symptom-checks"),
+    path("reminders/", alerts_api.ReminderListView.as_view(), name="reminders"),
+    path("alerts/", alerts_api.AlertListView.as_view(), name="alerts"),
+    path(
+        "alerts/<int:pk>/acknowledge/", alerts_api.AlertAcknowledgeView.as_view(), name="alert-ack"
+    ),
+    path("alerts/<int:pk>/resolve/", alerts_api.AlertResolveView.as_view(), name="alert-resolve"),
 ]
