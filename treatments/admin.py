@@ -89,7 +89,15 @@ class PatientAdmin(ScopedHistoryAdmin):
     list_display = ("mrn", "family_name", "given_name", "birth_date", "care_team")
     search_fields = ("mrn", "family_name", "given_name")
     # RelatedOnlyFieldListFilter: the plain filter would offer every care team of the site.
-    list_filter = (("care_team", admin.RelatedOnlyFieldListFilter), "sex", "language")
+    list_filter = (
+        ("care_team", admin.RelatedOnlyFieldListFilter),
+        "courses__state",
+        "diagnoses__stage",
+        "diagnoses__grade",
+        "sex",
+        "language",
+    )
+    date_hierarchy = "created_at"
     readonly_fields = ("clinic", "email_consent_at", "sms_consent_at", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
@@ -111,7 +119,14 @@ class PatientAdmin(ScopedHistoryAdmin):
 class DiagnosisAdmin(ScopedHistoryAdmin):
     team_path = "patient__care_team"
     list_display = ("patient", "primary_site", "stage", "grade", "differentiation", "ki67_percent")
-    list_filter = ("stage", "grade", "primary_site")
+    list_filter = (
+        "stage",
+        "grade",
+        "primary_site",
+        ("patient__care_team", admin.RelatedOnlyFieldListFilter),
+    )
+    date_hierarchy = "diagnosed_on"
+    list_select_related = ("patient",)
     # Stage and grade are computed from these by the registration service; editing one
     # here would leave them stale.
     readonly_fields = (
@@ -127,7 +142,7 @@ class DiagnosisAdmin(ScopedHistoryAdmin):
         "stage",
         "grade",
     )
-    search_fields = ("patient__mrn", "patient__family_name")
+    search_fields = ("patient__mrn", "patient__family_name", "patient__given_name")
 
 
 @admin.register(Surgery)
@@ -135,8 +150,10 @@ class SurgeryAdmin(ScopedHistoryAdmin):
     team_path = "patient__care_team"
     list_display = ("patient", "performed_on", "procedure", "margin", "nodes_examined")
     date_hierarchy = "performed_on"
+    list_filter = ("margin", ("patient__care_team", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("patient",)
     readonly_fields = ("patient",)
-    search_fields = ("patient__mrn", "patient__family_name")
+    search_fields = ("patient__mrn", "patient__family_name", "patient__given_name")
 
 
 class TreatmentLineInline(admin.TabularInline):
@@ -203,8 +220,10 @@ class CourseAdmin(ScopedHistoryAdmin):
 @admin.register(CourseEvent)
 class CourseEventAdmin(admin.ModelAdmin):
     list_display = ("course", "seq", "type", "occurred_on", "from_state", "to_state", "actor")
-    list_filter = ("type", "override")
+    list_filter = ("type", "override", ("course__care_team", admin.RelatedOnlyFieldListFilter))
     date_hierarchy = "occurred_on"
+    search_fields = ("course__patient__mrn", "course__patient__family_name")
+    list_select_related = ("course__patient", "actor")
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(course__in=courses_visible_to(request.user))

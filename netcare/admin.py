@@ -1,0 +1,586 @@
+"""The coordinator's admin: the worklist as the index, the course at a glance, events recorded.
+
+Cross-app on purpose. ``treatments`` imports neither ``surveillance`` nor ``alerts``
+(DESIGN.md), so the course page that also shows what is due, the reminders and the alerts is
+registered here, over treatments' own CourseAdmin. Nothing here writes clinical data itself:
+an event goes through ``treatments.services.record_event``, with its guards and its reasons,
+and ``Course.state`` stays read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from alerts.models import CoordinatorAlert, Reminder, Severity
+from netcare import errors, worklist
+from surveillance import schedule
+from surveillance.models import ScheduledItem, SurveillancePlan
+from surveillance.selectors import due_on, schedule_for
+from treatments import diagram, machine
+from treatments import services as treatment_services
+from treatments.admin import CourseAdmin
+from treatments.models import Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
+from treatments.roles import may_override_guards
+from treatments.selectors import courses_visible_to
+
+# django-simple-history keeps the change reason in a 100-character column, and record_event
+# writes "<reason> [override: <override reason>]" there: longer fails on PostgreSQL.
+HISTORY_REASON_MAX = 100
+OVERRIDE_REASON_FRAME = len(" [override: ]")
+# Rows per panel on the course page; the changelists hold the rest.
+PANEL_LIMIT = 50
+AUDIT_LIMIT = 200
+
+
+# ---------------------------------------------------------------------------------------------
+# The worklist as the admin index
+# ---------------------------------------------------------------------------------------------
+
+
+def install_worklist(site: admin.AdminSite) -> None:
+    """Make the worklist the index page of ``site``.
+
+    Set on the instance rather than by subclassing: netcare/urls.py turns the default site
+    into an OTPAdminSite by swapping its class when ADMIN_OTP_REQUIRED, which would drop a
+    method of a subclass but keeps the instance's attributes (and OTPAdminSite's own
+    permission check still wraps the view).
+    """
+
+    def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return worklist.index(request, site=site, extra_context=extra_context)
+
+    site.index = index
+    site.site_header = "NetCare"
+    site.site_title = "NetCare admin"
+    site.index_title = "Worklist"
+
+
+install_worklist(admin.site)
+
+
+# ---------------------------------------------------------------------------------------------
+# The form of one event, built from machine.EVENT_FIELDS
+# ---------------------------------------------------------------------------------------------
+
+
+def _choices(values: Iterable[str]) -> list[tuple[str, str]]:
+    return [(value, value.replace("_", " ")) for value in values]
+
+
+def _date_field(**kwargs: Any) -> forms.DateField:
+    # A plain text box in ISO form: a browser's date picker types in the user's locale, which
+    # neither the service nor an automated browser should have to guess.
+    return forms.DateField(
+        input_formats=["%Y-%m-%d"],
+        widget=forms.TextInput(attrs={"class": "vDateField", "placeholder": "YYYY-MM-DD"}),
+        **kwargs,
+    )
+
+
+Widget = Callable[[machine.FieldSpec], forms.Field]
+
+# How each data field of an event is entered. Only the widget is chosen here: what is
+# required, the ranges and the guards stay machine.py's and are checked again by
+# record_event. test_every_event_field_has_a_form_field keeps this in step with the table.
+_CHOICES: dict[tuple[str | None, str], tuple[str, ...]] = {
+    (None, "site"): machine.RECURRENCE_SITES,
+    (None, "margin"): machine.MARGINS,
+    (None, "regimen"): machine.CHEMOTHERAPY_REGIMENS,
+    (None, "recist"): ("PD",),
+    (machine.EventType.SSA_STARTED, "agent"): machine.SSA_AGENTS,
+    (machine.EventType.PRRT_STARTED, "agent"): machine.PRRT_AGENTS,
+    (machine.EventType.COURSE_CLOSED, "reason"): machine.CLOSE_REASONS,
+}
+_WIDGETS: dict[str, Widget] = {
+    "resectable": lambda spec: forms.BooleanField(required=False),
+    "ned": lambda spec: forms.BooleanField(required=False),
+    "procedure": lambda spec: forms.CharField(required=spec.required, max_length=200),
+    "planned_on": lambda spec: _date_field(required=spec.required),
+    "performed_on": lambda spec: _date_field(required=spec.required),
+    "dose_mg": lambda spec: forms.DecimalField(required=spec.required, max_digits=8),
+    "activity_gbq": lambda spec: forms.DecimalField(required=spec.required, max_digits=6),
+    "interval_days": lambda spec: forms.IntegerField(
+        required=spec.required, initial=machine.SSA_INTERVAL_DAYS
+    ),
+    "cycles_planned": lambda spec: forms.IntegerField(
+        required=spec.required, initial=machine.PRRT_LABEL_CYCLES
+    ),
+    "imaging_study": lambda spec: forms.IntegerField(required=spec.required),
+    "symptom_check": lambda spec: forms.IntegerField(required=spec.required),
+}
+DATA_PREFIX = "data_"
+
+
+def data_form_field(event_type: str, name: str, spec: machine.FieldSpec) -> forms.Field:
+    """The form field for one data field of an event; KeyError for one not mapped yet."""
+    choices = _CHOICES.get((event_type, name)) or _CHOICES.get((None, name))
+    if choices is not None:
+        made: forms.Field = forms.ChoiceField(choices=_choices(choices), required=spec.required)
+    else:
+        made = _WIDGETS[name](spec)
+    made.label = name.replace("_", " ")
+    made.help_text = spec.description
+    return made
+
+
+class EventForm(forms.Form):
+    """What every event asks for; the subclass per event adds its data fields."""
+
+    event_type: str = ""
+    occurred_on = _date_field(label="occurred on", help_text="The day it happened.")
+    reason = forms.CharField(
+        max_length=HISTORY_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Why it is recorded (kept in the event log and the audit trail).",
+    )
+    # The version the user saw: a concurrent event makes record_event answer 409 instead of
+    # applying this one to a course that has moved on.
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def event_data(self) -> dict[str, Any]:
+        """The cleaned data fields, keyed as machine.validate_data expects them."""
+        values = {}
+        for name in machine.EVENT_FIELDS[machine.EventType(self.event_type)]:
+            value = self.cleaned_data.get(DATA_PREFIX + name)
+            if value is None or value == "":
+                continue  # optional and left empty
+            values[name] = value
+        return values
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("override"):
+            reason = (cleaned.get("override_reason") or "").strip()
+            if not reason:
+                self.add_error("override_reason", "An override needs a written reason.")
+            elif len(cleaned.get("reason") or "") + len(reason) + OVERRIDE_REASON_FRAME > (
+                HISTORY_REASON_MAX
+            ):
+                self.add_error(
+                    "override_reason",
+                    f"The reason and the override reason together must fit in "
+                    f"{HISTORY_REASON_MAX - OVERRIDE_REASON_FRAME} characters.",
+                )
+        return cleaned
+
+
+class OverrideFields(forms.Form):
+    override = forms.BooleanField(
+        required=False,
+        label="override a guideline guard",
+        help_text="Clinicians only: record the event although a guard refuses it.",
+    )
+    override_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Why the guideline does not apply to this patient.",
+    )
+
+
+def event_form_class(event_type: str, *, may_override: bool) -> type[EventForm]:
+    """A form for ``event_type``: its data fields, and the override only for clinicians."""
+    event = machine.EventType(event_type)
+    attrs: dict[str, Any] = {"event_type": str(event)}
+    for name, spec in machine.EVENT_FIELDS[event].items():
+        attrs[DATA_PREFIX + name] = data_form_field(event, name, spec)
+    # What happened first, then why; the override last, where a refusal points to it.
+    attrs["field_order"] = [
+        "occurred_on",
+        *(DATA_PREFIX + name for name in machine.EVENT_FIELDS[event]),
+        "reason",
+        "override",
+        "override_reason",
+    ]
+    bases: tuple[type, ...] = (OverrideFields, EventForm) if may_override else (EventForm,)
+    return type(f"{event.title().replace('_', '')}Form", bases, attrs)
+
+
+def _form_field_for(error_key: str, form: forms.Form) -> str | None:
+    """Where a service field error belongs on the form ("data.site" -> "data_site")."""
+    name = (
+        error_key.replace("data.", DATA_PREFIX, 1) if error_key.startswith("data.") else error_key
+    )
+    return name if name in form.fields else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The course at a glance
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One history row: who changed which record, when, what and why."""
+
+    when: dt.datetime
+    who: str
+    record: str
+    action: str
+    changes: list[str]
+    why: str
+
+
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    text = str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _entries(label: str, rows: Iterable[Any]) -> list[AuditEntry]:
+    """Audit entries of one model's history rows, each with the fields it changed."""
+    entries = []
+    previous: dict[Any, Any] = {}
+    for row in rows:  # oldest first, so each row is compared with the one before it
+        fields = [f for f in row.tracked_fields if f.name != "id"]
+        before = previous.get(row.id)
+        changes = []
+        if before is not None:
+            for f in fields:
+                old, new = getattr(before, f.attname), getattr(row, f.attname)
+                if old != new:
+                    changes.append(f"{f.name}: {_shown(old)} → {_shown(new)}")
+        previous[row.id] = row
+        user = row.history_user
+        entries.append(
+            AuditEntry(
+                when=row.history_date,
+                who=user.get_username() if user is not None else "—",
+                record=f"{label} {row.id}",
+                action=_ACTIONS.get(row.history_type, row.history_type),
+                changes=changes,
+                why=row.history_change_reason or "",
+            )
+        )
+    return entries
+
+
+def audit_trail(course: Course) -> list[AuditEntry]:
+    """History of the course and what hangs off it, newest first: one query per model."""
+    sources: list[tuple[str, QuerySet]] = [
+        ("course", Course.history.filter(id=course.pk)),
+        ("patient", Patient.history.filter(id=course.patient_id)),
+        ("diagnosis", Diagnosis.history.filter(id=course.diagnosis_id)),
+        ("surgery", Surgery.history.filter(id=course.surgery_id)),
+        ("treatment line", TreatmentLine.history.filter(course_id=course.pk)),
+        ("surveillance plan", SurveillancePlan.history.filter(course_id=course.pk)),
+    ]
+    entries: list[AuditEntry] = []
+    for label, rows in sources:
+        entries.extend(
+            _entries(label, rows.select_related("history_user").order_by("history_date", "pk"))
+        )
+    entries.sort(key=lambda entry: entry.when, reverse=True)
+    return entries[:AUDIT_LIMIT]
+
+
+@dataclass
+class CourseOverview:
+    course: Course
+    svg: SafeString
+    allowed_events: list[tuple[str, str, str]]  # (type, label, url)
+    lines: list[TreatmentLine]
+    due: list[dict[str, Any]]
+    events: list[CourseEvent]
+    reminders: list[Reminder]
+    alerts: list[CoordinatorAlert]
+    audit: list[AuditEntry]
+    plan: SurveillancePlan | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+_ACRONYMS = {"ssa": "SSA", "prrt": "PRRT"}
+
+
+def event_label(event_type: str) -> str:
+    """The event's name as a button says it: ssa_started -> SSA started."""
+    words = [_ACRONYMS.get(word, word) for word in event_type.split("_")]
+    words[0] = words[0][0].upper() + words[0][1:]
+    return " ".join(words)
+
+
+def record_event_url(course_id: int, event_type: str) -> str:
+    return reverse("admin:treatments_course_record_event", args=[course_id, event_type])
+
+
+def course_overview(course: Course, *, today: dt.date, may_record: bool) -> CourseOverview:
+    """Everything the course page shows beside the form, a fixed number of queries."""
+    course = Course.objects.select_related(
+        "patient", "care_team", "diagnosis", "surgery", "current_line"
+    ).get(pk=course.pk)
+    allowed = (
+        [
+            (event, event_label(event), record_event_url(course.pk, event))
+            for event in machine.allowed_events(course.state)
+        ]
+        if may_record
+        else []
+    )
+    return CourseOverview(
+        course=course,
+        # Drawn from the transition table by treatments.diagram; every label in it is one of
+        # the machine's own state or event names, escaped there.
+        svg=mark_safe(diagram.to_svg(course.state)),  # noqa: S308
+        allowed_events=allowed,
+        lines=list(course.lines.order_by("number")),
+        due=schedule_for(course, today),
+        events=list(course.events.select_related("actor").order_by("-seq")[:PANEL_LIMIT]),
+        reminders=list(course.reminders.order_by("-due_on", "-pk")[:PANEL_LIMIT]),
+        alerts=list(
+            course.alerts.select_related("acknowledged_by", "resolved_by")
+            .annotate(rank=worklist.SEVERITY_ORDER)
+            .order_by(models.F("resolved_at").desc(nulls_first=True), "-rank", "-opened_at")[
+                :PANEL_LIMIT
+            ]
+        ),
+        audit=audit_trail(course),
+        plan=SurveillancePlan.objects.filter(course=course).first(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# List filters that need the schedule and the alerts
+# ---------------------------------------------------------------------------------------------
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    """Courses with something overdue today, by surveillance.schedule.status_of."""
+
+    title = "overdue"
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("imaging", "imaging overdue"),
+            ("gap", "no imaging for over 12 months"),
+            ("any", "anything overdue"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Course]) -> QuerySet[Course]:
+        choice = self.value()
+        if choice is None:
+            return queryset
+        visible = courses_visible_to(request.user)
+        if choice == "gap":
+            # Escalation's verdict (schedule.imaging_gap_exceeded), as on the worklist.
+            return queryset.filter(
+                alerts__resolved_at__isnull=True,
+                alerts__kind=worklist.IMAGING_OVERDUE_ALERT,
+                alerts__severity=Severity.CRITICAL,
+            ).distinct()
+        today = timezone.localdate()
+        kinds = [schedule.Kind.IMAGING] if choice == "imaging" else None
+        overdue = {
+            item.course_id
+            for item in due_on(today, courses=visible, kinds=kinds)
+            if schedule.status_of(item.kind, item.due_on, item.window_start, item.window_end, today)
+            == schedule.Status.OVERDUE
+        }
+        return queryset.filter(pk__in=overdue)
+
+
+# ---------------------------------------------------------------------------------------------
+# The course admin
+# ---------------------------------------------------------------------------------------------
+
+admin.site.unregister(Course)
+
+
+@admin.register(Course)
+class CourseOverviewAdmin(CourseAdmin):
+    """treatments' CourseAdmin, with the course at a glance and the record-event forms."""
+
+    change_form_template = "admin/netcare/course/change_form.html"
+    # The panels show the lines and the event log, with more than the inlines could.
+    inlines = []
+    list_display = ("id", "patient", "state", "stage", "grade", "care_team", "next_due")
+    list_filter = (*CourseAdmin.list_filter, OverdueFilter)
+    list_select_related = ("patient", "care_team", "diagnosis")
+    search_help_text = "MRN, family name or given name"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Course]:
+        # A subquery, not an aggregate: no GROUP BY for the date hierarchy and filters.
+        next_due = (
+            ScheduledItem.objects.filter(course=OuterRef("pk"), active=True)
+            .order_by("due_on")
+            .values("due_on")[:1]
+        )
+        # The change form shows these read-only: fetched with the course, not one by one.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("patient", "care_team", "diagnosis", "surgery", "current_line")
+            .annotate(next_due=Subquery(next_due))
+        )
+
+    @admin.display(description="next due", ordering="next_due")
+    def next_due(self, obj: Course) -> dt.date | None:
+        return obj.next_due
+
+    @admin.display(description="stage", ordering="diagnosis__stage")
+    def stage(self, obj: Course) -> str:
+        return obj.diagnosis.stage
+
+    @admin.display(description="grade", ordering="diagnosis__grade")
+    def grade(self, obj: Course) -> str:
+        return obj.diagnosis.grade
+
+    def get_urls(self) -> list:
+        # Before the ModelAdmin's own: its "<path:object_id>/" catch-all would take these.
+        return [
+            path(
+                "<path:object_id>/record-event/<str:event_type>/",
+                self.admin_site.admin_view(self.record_event_view),
+                name="treatments_course_record_event",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _course_or_404(self, request: HttpRequest, object_id: str) -> Course:
+        self._visible_or_404(request, object_id)
+        return self.get_queryset(request).get(pk=unquote(object_id))
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # 404, not the admin's "does not exist" redirect: another team's course is not ours
+        # to confirm or deny (DESIGN.md, API shape).
+        course = self._course_or_404(request, object_id)
+        overview = course_overview(
+            course,
+            today=timezone.localdate(),
+            may_record=self.has_change_permission(request, course),
+        )
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "overview": overview}
+        )
+
+    def record_event_view(self, request: HttpRequest, object_id: str, event_type: str):
+        """A form for one event; submitting it calls record_event with the same guards."""
+        course = self._course_or_404(request, object_id)
+        if event_type not in {str(event) for event in machine.EventType}:
+            raise Http404
+        if not self.has_change_permission(request, course):
+            raise PermissionDenied
+        form_class = event_form_class(event_type, may_override=may_override_guards(request.user))
+        status = 200
+        refusal: dict[str, Any] | None = None
+        if request.method == "POST":
+            form = form_class(request.POST)
+            if not form.is_valid():
+                status = 400
+            else:
+                outcome = self._record(request, course, form)
+                if isinstance(outcome, HttpResponse):
+                    return outcome
+                status, refusal, form = outcome
+        else:
+            form = form_class(
+                initial={"occurred_on": timezone.localdate(), "expected_version": course.version}
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Record: {event_label(event_type)}",
+            "subtitle": str(course),
+            "opts": self.opts,
+            "course": course,
+            "form": form,
+            "event_type": event_type,
+            "allowed": event_type in machine.allowed_events(course.state),
+            "allowed_events": machine.allowed_events(course.state),
+            "guards": machine.guards_for(event_type),
+            "refusal": refusal,
+            "course_url": reverse("admin:treatments_course_change", args=[course.pk]),
+            "has_view_permission": self.has_view_permission(request, course),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/netcare/course/record_event.html", context, status=status
+        )
+
+    def _record(
+        self, request: HttpRequest, course: Course, form: EventForm
+    ) -> HttpResponse | tuple[int, dict[str, Any] | None, EventForm]:
+        """Call the service; a redirect on success, else (status, refusal, form) to show."""
+        cleaned = form.cleaned_data
+        try:
+            recorded = treatment_services.record_event(
+                course=course.pk,
+                type=form.event_type,
+                occurred_on=cleaned["occurred_on"],
+                data=form.event_data(),
+                actor=request.user,
+                reason=cleaned["reason"],
+                override=bool(cleaned.get("override")),
+                override_reason=cleaned.get("override_reason") or "",
+                expected_version=cleaned["expected_version"],
+            )
+        except errors.InvalidInput as refused:
+            for key, found in refused.errors.items():
+                for message in found:
+                    form.add_error(_form_field_for(key, form), message)
+            return refused.status, None, form
+        except errors.StaleVersion as refused:
+            messages.error(
+                request,
+                "Another event was recorded on this course while this form was open (it is "
+                f"now at version {refused.extra['current_version']}). Check the course, then "
+                "submit again.",
+            )
+            data = request.POST.copy()
+            data["expected_version"] = str(refused.extra["current_version"])
+            stale = type(form)(data)
+            stale.is_valid()
+            return refused.status, None, stale
+        except errors.TransitionNotAllowed as refused:
+            allowed = ", ".join(refused.extra.get("allowed_events") or []) or "none"
+            messages.error(
+                request,
+                f"Not recorded: {refused.detail} Allowed from {refused.extra['state']}: {allowed}.",
+            )
+            return refused.status, {"kind": "state", **refused.as_body()}, form
+        except errors.GuidelineGuard as refused:
+            body = refused.as_body()
+            messages.error(
+                request,
+                f"Not recorded: {body['reason']} (source: {body['source']}; evidence: "
+                f"{body['evidence']})",
+            )
+            return refused.status, {"kind": "guard", **body}, form
+        except errors.DomainError as refused:
+            messages.error(request, f"Not recorded: {refused.detail}")
+            return refused.status, None, form
+
+        event = recorded.event
+        messages.success(
+            request,
+            f"Recorded {event.type.replace('_', ' ')} on {event.occurred_on:%Y-%m-%d}: "
+            f"{event.from_state} → {event.to_state}"
+            + (" (guideline guard overridden)" if event.override else "")
+            + ".",
+        )
+        for warning in recorded.warnings:
+            messages.warning(request, f"{warning.get('reason', '')} ({warning.get('source', '')})")
+        return HttpResponseRedirect(reverse("admin:treatments_course_change", args=[course.pk]))

@@ -1,0 +1,195 @@
+"""The course page shows the course at a glance; another team's course answers 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from alerts import services as alert_services
+from tests import factories
+from tests.admin.conftest import NOW, TODAY, logged_in
+from tests.admin.support import imaging
+from treatments import services as treatment_services
+from treatments.models import Course
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
+
+
+def page(course: Course) -> str:
+    return reverse("admin:treatments_course_change", args=[course.pk])
+
+
+@pytest.fixture
+def on_ssa(clinician, team_a, django_capture_on_commit_callbacks) -> Course:
+    """Recurrence seen on CT, then lanreotide started by the clinician."""
+    course = factories.register(
+        clinician, team_a, patient=factories.patient_data(mrn="GLANCE-1", family_name="Moreau")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        imaging(course, clinician, dt.date(2026, 8, 1), "recurrence", site="liver",
+                resectable=False)  # fmt: skip
+        treatment_services.record_event(
+            course=course, type="ssa_started", occurred_on=dt.date(2026, 8, 20),
+            data=factories.SSA, actor=clinician, reason="receptor-positive liver disease",
+        )  # fmt: skip
+        alert_services.escalate(today=TODAY, now=NOW)
+    return Course.objects.get(pk=course.pk)
+
+
+@pytest.fixture
+def theirs(coordinator2, team_b) -> Course:
+    return factories.register(
+        coordinator2, team_b, patient=factories.patient_data(mrn="THEIRS-7", family_name="Okafor")
+    )
+
+
+def current_state_box(html: str) -> list[str]:
+    """The data-state of every box the SVG marks as current."""
+    return re.findall(r'<g class="state current" data-state="([a-z_]+)"', html)
+
+
+def test_the_course_page_shows_patient_diagnosis_state_lines_due_items_and_log(
+    as_coordinator, on_ssa
+):
+    response = as_coordinator.get(page(on_ssa))
+
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Moreau" in text and "GLANCE-1" in text
+    assert '<dd id="stage"><strong>III</strong>' in text
+    assert '<dd id="grade"><strong>G2</strong>' in text
+    assert '<span id="current-state">ssa</span>' in text
+    overview = response.context["overview"]
+    assert [(line.number, line.agent, line.ended_on) for line in overview.lines] == [
+        (1, "lanreotide", None)
+    ]
+    assert {item["kind"] for item in overview.due} >= {"imaging", "ssa_injection"}
+    assert [(e.seq, e.type, e.to_state) for e in overview.events] == [
+        (2, "ssa_started", "ssa"),
+        (1, "recurrence_detected", "recurrence"),
+    ]
+    assert "receptor-positive liver disease" in text
+    assert {a.kind for a in overview.alerts} >= {"decision_pending", "ssa_injection_overdue"}
+
+
+def test_the_svg_marks_the_current_state_and_only_it(as_coordinator, on_ssa, course):
+    assert current_state_box(as_coordinator.get(page(on_ssa)).content.decode()) == ["ssa"]
+    assert current_state_box(as_coordinator.get(page(course)).content.decode()) == ["surveillance"]
+
+
+def test_the_audit_trail_says_who_changed_what_when_and_why(as_coordinator, on_ssa):
+    response = as_coordinator.get(page(on_ssa))
+
+    audit = response.context["overview"].audit
+    state_change = next(
+        entry for entry in audit if entry.record.startswith("course") and entry.action == "changed"
+        and "state: recurrence → ssa" in entry.changes
+    )  # fmt: skip
+    assert state_change.who == "clinician"
+    assert state_change.why == "receptor-positive liver disease"
+    line = next(entry for entry in audit if entry.record.startswith("treatment line"))
+    assert (line.who, line.action) == ("clinician", "created")
+    registered = [entry for entry in audit if entry.why == "Course registered after surgery"]
+    assert {entry.record.split()[0] for entry in registered} >= {
+        "course",
+        "patient",
+        "diagnosis",
+        "surgery",
+    }
+    assert audit == sorted(audit, key=lambda entry: entry.when, reverse=True)
+
+
+def test_the_course_page_offers_only_the_events_allowed_from_its_state(as_coordinator, on_ssa):
+    overview = as_coordinator.get(page(on_ssa)).context["overview"]
+
+    assert [event for event, _, _ in overview.allowed_events] == [
+        "progression_detected",
+        "symptoms_reported",
+        "course_closed",
+    ]
+
+
+def test_the_state_cannot_be_edited_on_the_course_page(as_coordinator, on_ssa):
+    text = as_coordinator.get(page(on_ssa)).content.decode()
+
+    form = text[text.index('id="course_form"') :]
+    assert 'name="state"' not in form
+    assert 'name="version"' not in form
+
+
+def test_another_teams_course_page_answers_404(as_coordinator, theirs):
+    for url in (
+        page(theirs),
+        reverse("admin:treatments_course_history", args=[theirs.pk]),
+        reverse("admin:treatments_course_record_event", args=[theirs.pk, "course_closed"]),
+    ):
+        response = as_coordinator.get(url)
+
+        assert response.status_code == 404, url
+        assert "Okafor" not in response.content.decode()
+        assert "THEIRS-7" not in response.content.decode()
+
+
+def test_a_course_id_that_does_not_exist_answers_404(as_coordinator):
+    assert (
+        as_coordinator.get(reverse("admin:treatments_course_change", args=[999999])).status_code
+        == 404
+    )
+    assert as_coordinator.get("/admin/treatments/course/not-a-number/change/").status_code == 404
+
+
+def test_the_coordinator_of_team_b_opens_team_bs_course(coordinator2, theirs):
+    assert logged_in(coordinator2).get(page(theirs)).status_code == 200
+
+
+def test_the_course_page_reads_the_same_number_of_queries_with_a_longer_history(
+    as_coordinator, clinician, team_a, django_capture_on_commit_callbacks
+):
+    course = factories.register(clinician, team_a)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert as_coordinator.get(page(course)).status_code == 200
+        return len(captured)
+
+    short = queries()
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.advance(
+            course, clinician,
+            ("recurrence_detected", {"site": "liver", "resectable": False}),
+            ("ssa_started", factories.SSA),
+            ("progression_detected", {"recist": "PD"}),
+            ("everolimus_started", {"dose_mg": 10}),
+            on=dt.date(2026, 9, 1),
+        )  # fmt: skip
+        alert_services.escalate(today=TODAY, now=NOW)
+    long = queries()
+
+    assert long == short
+
+
+def test_the_course_list_filters_by_overdue_imaging_and_searches_by_mrn(
+    as_coordinator, clinician, team_a, on_ssa
+):
+    overdue = factories.register(
+        clinician, team_a, patient=factories.patient_data(mrn="LATE-3", family_name="Lindqvist"),
+        surgery=factories.surgery_data(performed_on=dt.date(2026, 2, 1)),
+    )  # fmt: skip
+    changelist = reverse("admin:treatments_course_changelist")
+
+    filtered = as_coordinator.get(changelist, {"overdue": "imaging"})
+    searched = as_coordinator.get(changelist, {"q": "GLANCE-1"})
+    by_state = as_coordinator.get(changelist, {"state__exact": "ssa"})
+    by_grade = as_coordinator.get(changelist, {"diagnosis__grade": "G2"})
+
+    # Surgery on 1 February: first imaging was due on 1 August, not done.
+    assert list(filtered.context["cl"].result_list) == [overdue]
+    assert list(searched.context["cl"].result_list) == [on_ssa]
+    assert list(by_state.context["cl"].result_list) == [on_ssa]
+    assert set(by_grade.context["cl"].result_list) == {on_ssa, overdue}
+    assert "Next due" in filtered.content.decode()
