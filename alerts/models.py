@@ -1,6 +1,12 @@
 """Models of the alerts app: reminders (an outbox), delivery attempts, coordinator alerts."""
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from treatments.models import Course
 
 
 class WorkerHeartbeat(models.Model):
@@ -11,3 +17,203 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ReminderKind(models.TextChoices):
+    IMAGING_DUE = "imaging_due", "imaging due"
+    VISIT_DUE = "visit_due", "clinic visit due"
+    CGA_DUE = "cga_due", "chromogranin A due"
+    SYMPTOM_CHECK_DUE = "symptom_check_due", "symptom check due"
+    SSA_INJECTION_DUE = "ssa_injection_due", "SSA injection due"
+    OVERDUE = "overdue", "overdue (generic)"
+
+
+class Stage(models.TextChoices):
+    ADVANCE = "advance", "advance notice"
+    DUE = "due", "due day"
+    OVERDUE = "overdue", "overdue"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms", "SMS"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class SkipReason(models.TextChoices):
+    OPTED_OUT = "opted_out", "patient opted out of this channel"
+    NO_ADDRESS = "no_address", "no email address or phone number"
+    RATE_CAP = "rate_cap", "daily SMS cap reached"
+    COURSE_CLOSED = "course_closed", "course closed"
+    SUPERSEDED = "superseded", "the item was rescheduled or done"
+
+
+class Reminder(models.Model):
+    """One message to one patient on one channel: the outbox row the sweep inserts.
+
+    Operational and rewritten on every try, so it has no history table (STYLE.md habit 8);
+    DeliveryAttempt rows are its audit. The unique key makes the sweep idempotent.
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=40, choices=ReminderKind.choices)
+    due_on = models.DateField()
+    stage = models.CharField(max_length=10, choices=Stage.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    send_after = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING
+    )
+    skip_reason = models.CharField(max_length=20, blank=True, choices=SkipReason.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "kind", "due_on", "channel", "stage"], name="reminder_once"
+            )
+        ]
+        indexes = [
+            # The dispatcher's claim: pending rows oldest first. Sent rows (almost all of
+            # the table) stay out of the index.
+            models.Index(
+                fields=["send_after", "id"],
+                name="reminder_claimable",
+                condition=Q(status="pending"),
+            ),
+            # Leases to recover after a crash: only rows being sent.
+            models.Index(
+                fields=["leased_until"],
+                name="reminder_leased",
+                condition=Q(status="sending"),
+            ),
+            # Status callbacks find their reminder by the provider's id.
+            models.Index(
+                fields=["provider_message_id"],
+                name="reminder_provider_id",
+                condition=~Q(provider_message_id=""),
+            ),
+            # The SMS cap counts a patient's recent messages.
+            models.Index(fields=["course", "channel", "sent_at"], name="reminder_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stage} by {self.channel} for course {self.course_id}"
+
+
+class AttemptOutcome(models.TextChoices):
+    SENDING = "sending"
+    SENT = "sent"
+    TRANSIENT_ERROR = "transient_error"
+    PERMANENT_ERROR = "permanent_error"
+    UNKNOWN = "unknown", "unknown (the worker was lost mid-send)"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending a reminder, written (as `sending`) before the channel is called."""
+
+    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="deliveries")
+    attempt = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=20, choices=AttemptOutcome.choices, default=AttemptOutcome.SENDING
+    )
+    error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["reminder", "attempt"]
+        indexes = [
+            models.Index(
+                fields=["reminder"], name="attempt_in_flight", condition=Q(outcome="sending")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.attempt} of reminder {self.reminder_id}: {self.outcome}"
+
+
+class Severity(models.TextChoices):
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+
+class CoordinatorAlert(models.Model):
+    """Something a coordinator must look at; at most one open per course and kind."""
+
+    kind = models.CharField(max_length=40)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="alerts")
+    opened_at = models.DateTimeField()
+    occurrences = models.PositiveIntegerField(default=1)
+    last_seen_at = models.DateTimeField()
+    details = models.JSONField(default=dict, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            # Dedup under concurrency: two positives racing cannot open two alerts.
+            models.UniqueConstraint(
+                fields=["course", "kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_alert_per_course_kind",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["severity", "opened_at"],
+                name="alert_open_worklist",
+                condition=Q(resolved_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.severity}) on course {self.course_id}"
+
+    @property
+    def status(self) -> str:
+        """open, acknowledged or resolved (the worklist filter of API.md)."""
+        if self.resolved_at is not None:
+            return "resolved"
+        return "acknowledged" if self.acknowledged_at is not None else "open"
+
+
+class RecordedMessage(models.Model):
+    """What the recording backends accepted: a test's and a benchmark's view of the provider."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    reminder_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to} (reminder {self.reminder_id})"

@@ -1,15 +1,77 @@
-"""Celery tasks of the alerts app: thin, they take ids and call one service."""
+"""Celery tasks of the alerts app: thin, they take ids and dates and call one service.
 
+No task uses a broker ETA or countdown for reminders: a message held by the broker is lost
+or redelivered at the broker's whim (visibility timeout), while `send_after` and
+`next_attempt_at` in the database are what a dispatcher obeys (RELIABILITY.md item 14).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
 import socket
+from datetime import date, datetime
 
 from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
 
 from netcare.celery import TASK_DEFAULTS
 
-from . import services
+from . import conf, services
+
+logger = logging.getLogger(__name__)
+
+
+def _date(value: str | None) -> date:
+    return date.fromisoformat(value) if value else timezone.localdate()
+
+
+def _datetime(value: str | None) -> datetime:
+    return datetime.fromisoformat(value) if value else timezone.now()
 
 
 @shared_task(name="alerts.heartbeat", **TASK_DEFAULTS)
 def heartbeat(worker: str | None = None) -> int:
     """Record that a worker consumed a task; returns the heartbeat row id."""
     return services.heartbeat_record(worker=worker or socket.gethostname()).pk
+
+
+@shared_task(name="alerts.sweep", **TASK_DEFAULTS)
+def sweep(today: str | None = None) -> int:
+    """Insert the reminders due today (ISO date; default: today), then start a dispatch."""
+    inserted = services.sweep(today=_date(today), now=timezone.now())
+    if inserted:
+        transaction.on_commit(dispatch.delay)
+    return inserted
+
+
+@shared_task(name="alerts.dispatch", **TASK_DEFAULTS)
+def dispatch() -> int:
+    """Enqueue one `alerts.dispatch_batch` per batch of claimable work; returns how many.
+
+    Counting is cheap (both partial indexes) and bounded; a batch task that finds nothing
+    left (another took it) returns at once, so over-enqueueing costs little.
+    """
+    size = conf.batch_size()
+    limit = size * conf.max_batches_per_tick()
+    work = services.claimable_count(now=timezone.now(), limit=limit)
+    batches = math.ceil(work / size)
+    for _ in range(batches):
+        dispatch_batch.delay()
+    return batches
+
+
+@shared_task(name="alerts.dispatch_batch", **TASK_DEFAULTS)
+def dispatch_batch(now: str | None = None, batch_size: int | None = None) -> dict[str, int]:
+    """Claim and send one batch. `now` (ISO datetime) only for replays and tests."""
+    counts = services.dispatch_batch(now=_datetime(now), batch_size=batch_size)
+    if counts.claimed:
+        logger.info("dispatch batch: %s", counts.as_dict())
+    return counts.as_dict()
+
+
+@shared_task(name="alerts.escalate", **TASK_DEFAULTS)
+def escalate(today: str | None = None) -> int:
+    """Raise coordinator alerts for overdue items (ISO date; default: today)."""
+    return services.escalate(today=_date(today), now=timezone.now())

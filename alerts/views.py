@@ -1,0 +1,88 @@
+"""Provider webhooks and the one-click unsubscribe link.
+
+No user logs in here: a Twilio request proves itself with its signature, an unsubscribe link
+with ours. Both are exempt from CSRF because the caller is a provider or a mail client that
+holds no CSRF cookie; the signature is the protection.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+from . import messages, services
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _twilio_signed(request: HttpRequest) -> bool:
+    """True when X-Twilio-Signature matches the public URL Twilio called and the form body.
+
+    Behind a proxy the request's own URL (http, internal host) is not what Twilio signed, so
+    the check uses PUBLIC_BASE_URL. No auth token configured means nothing can be verified.
+    """
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    token = settings.TWILIO_AUTH_TOKEN
+    if not signature or not token:
+        return False
+    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    return RequestValidator(token).validate(url, request.POST, signature, algorithm)
+
+
+@csrf_exempt
+@require_POST
+def sms_status(request: HttpRequest) -> HttpResponse:
+    """Delivery report for an SMS we sent; an unknown message id is acknowledged and ignored."""
+    if not _twilio_signed(request):
+        logger.warning("refused an unsigned or badly signed SMS status callback")
+        return HttpResponseForbidden("invalid signature")
+    services.status_callback(
+        message_sid=request.POST.get("MessageSid", ""),
+        status=request.POST.get("MessageStatus", ""),
+        error_code=request.POST.get("ErrorCode", ""),
+    )
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+def sms_inbound(request: HttpRequest) -> HttpResponse:
+    """An SMS from a patient: STOP / START keywords change SMS consent. Replies with no SMS."""
+    if not _twilio_signed(request):
+        logger.warning("refused an unsigned or badly signed inbound SMS")
+        return HttpResponseForbidden("invalid signature")
+    services.sms_inbound(
+        from_number=request.POST.get("From", ""), body=request.POST.get("Body", "")
+    )
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirmation page (link scanners must not unsubscribe anyone); POST,
+    from that page's button or a mail client's RFC 8058 one-click, unsubscribes."""
+    try:
+        _patient_id, channel = messages.read_unsubscribe_token(token)
+    except signing.BadSignature:
+        return render(request, "alerts/unsubscribe_invalid.html", status=400)
+    context = {"channel": channel}
+    if request.method == "GET":
+        return render(request, "alerts/unsubscribe_confirm.html", context)
+    services.unsubscribe(token=token)
+    return render(request, "alerts/unsubscribe_done.html", context)

@@ -1,0 +1,101 @@
+"""Every message template: minimum-necessary wording, one SMS segment, preparation texts."""
+
+import datetime as dt
+import itertools
+
+import pytest
+from django.core import signing
+
+from alerts import messages
+from alerts.models import ReminderKind, Stage
+from surveillance import schedule
+
+DUE = dt.date(2026, 12, 31)
+LINK = "https://netcare.example.org/webhooks/unsubscribe/abc:def/"
+CASES = list(itertools.product(ReminderKind.values, Stage.values, messages.LANGUAGES))
+
+
+@pytest.fixture(autouse=True)
+def long_clinic_phone(settings):
+    # The longest number we expect, so the length checks hold for any clinic.
+    settings.NETCARE_CLINIC_PHONE = "+44 20 7946 0000 ext 123"
+
+
+@pytest.mark.parametrize("kind,stage,language", CASES)
+def test_every_sms_fits_one_gsm7_segment_and_names_no_diagnosis(kind, stage, language, settings):
+    text = messages.render_sms(kind=kind, stage=stage, due_on=DUE, language=language)
+
+    septets = messages.gsm7_septets(text)
+    assert septets is not None, f"not GSM-7: {text!r}"
+    assert septets <= messages.SMS_MAX_SEPTETS, f"{septets} septets: {text!r}"
+    assert messages.diagnosis_words_in(text) == []
+    assert settings.NETCARE_CLINIC_PHONE in text
+    assert "STOP" in text
+    assert "{" not in text and "%" not in text
+
+
+@pytest.mark.parametrize("kind,stage,language", CASES)
+def test_every_email_has_a_generic_subject_and_the_unsubscribe_link(kind, stage, language):
+    email = messages.render_email(
+        kind=kind, stage=stage, due_on=DUE, language=language, unsubscribe=LINK
+    )
+
+    assert messages.diagnosis_words_in(email.subject) == []
+    assert len(email.subject) <= 78
+    assert "\n" not in email.subject
+    assert messages.diagnosis_words_in(email.body) == []
+    assert LINK in email.body
+    assert f'href="{LINK}"' in email.html_body
+    assert "{" not in email.body and "&amp;" not in email.body and "&#x27;" not in email.body
+
+
+def test_the_blood_test_email_carries_the_preparation_texts():
+    english = messages.render_email(
+        kind="cga_due", stage="advance", due_on=DUE, language="en", unsubscribe=LINK
+    )
+    scan = messages.render_email(
+        kind="imaging_due", stage="advance", due_on=DUE, language="en", unsubscribe=LINK
+    )
+
+    assert schedule.PREPARATION_CGA in english.body
+    assert schedule.PREPARATION_5HIAA in english.body
+    assert "5-HIAA" not in scan.body
+    for language in ("pt", "es", "fr"):
+        body = messages.render_email(
+            kind="cga_due", stage="due", due_on=DUE, language=language, unsubscribe=LINK
+        ).body
+        assert "5-HIAA" in body and "kiwi" in body
+
+
+def test_the_wording_follows_the_stage_and_the_language():
+    def sms(stage, language="en"):
+        return messages.render_sms(kind="imaging_due", stage=stage, due_on=DUE, language=language)
+
+    assert "your scan is due on 31 Dec 2026" in sms("advance")
+    assert "your scan is due now (31 Dec 2026)" in sms("due")
+    assert "your scan is overdue (due 31 Dec 2026)" in sms("overdue")
+    assert "exame de imagem - data prevista 31/12/2026" in sms("advance", "pt")
+    assert sms("advance", "xx") == sms("advance", "en")
+
+
+def test_diagnosis_words_are_found_in_any_case_but_net_only_in_capitals():
+    assert messages.diagnosis_words_in("Your TUMOUR marker") == ["TUMOUR"]
+    assert messages.diagnosis_words_in("a NET follow-up") == ["NET"]
+    assert messages.diagnosis_words_in("the internet, a network, net weight") == []
+    assert messages.diagnosis_words_in("câncer, récidive") == ["câncer", "récidive"]
+
+
+def test_text_outside_gsm7_is_spelled_with_gsm7_letters():
+    assert messages.to_gsm7("análise, injeção, prévu, clínica — sí") == (
+        "analise, injecao, prévu, clinica - si"
+    )
+    assert messages.gsm7_septets("ação") is None
+    assert messages.gsm7_septets("[€]") == 6
+
+
+def test_an_unsubscribe_token_names_its_patient_and_refuses_tampering():
+    token = messages.unsubscribe_token(patient_id=42, channel="email")
+
+    assert messages.read_unsubscribe_token(token) == (42, "email")
+    with pytest.raises(signing.BadSignature):
+        messages.read_unsubscribe_token(token.replace("e", "f", 1) + "x")
