@@ -186,6 +186,11 @@ if PRODUCTION:
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Audit --------------------------------------------------------------------------------
+# https://django-simple-history.readthedocs.io/en/latest/historical_model.html#change-reason
+# The reason of a change (a tumour board's decision, a clinician's override) is kept whole.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
 # --- Two-factor login for the admin (django-otp, TOTP devices) ------------------------------
 # https://django-otp-official.readthedocs.io/en/stable/overview.html#admin
 # On in production; the local demo turns it off so the demo logins work with a password.

@@ -24,18 +24,43 @@ urlpatterns = [
 ]
 
 
+API_PREFIXES = ("/api/", "/webhooks/")
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    # Compact like DRF's renderer, so a 404 from here and one from a view read the same.
+    return JsonResponse(
+        {"code": code, "detail": detail, "errors": {}},
+        status=status,
+        json_dumps_params={"separators": (",", ":")},
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's own 400s (oversized body, bad host header) in the API's error body."""
+    if request.path.startswith(API_PREFIXES):
+        return _error(400, "invalid", "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith(API_PREFIXES):
+        return _error(403, "permission_denied", "You may not do this.")
+    return defaults.permission_denied(request, exception)
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Unknown API URLs answer with the API's error body; pages for people stay pages."""
-    if request.path.startswith(("/api/", "/webhooks/")):
-        return JsonResponse({"code": "not_found", "detail": "Not found.", "errors": {}}, status=404)
+    if request.path.startswith(API_PREFIXES):
+        return _error(404, "not_found", "Not found.")
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {"code": "server_error", "detail": "Internal server error.", "errors": {}}, status=500
-    )
+    return _error(500, "server_error", "Internal server error.")
 
 
+handler400 = bad_request
+handler403 = permission_denied
 handler404 = not_found
 handler500 = server_error

@@ -8,13 +8,13 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from alerts import services as alerts
 from alerts.models import CoordinatorAlert, Reminder, ReminderKind, ReminderStatus, Severity
 from treatments.selectors import courses_visible_to
 
 from . import permissions as perms
+from .base import ApiView
 from .idempotency import idempotent
 from .pagination import IdCursorPagination
 from .readlog import log_reads
@@ -38,7 +38,8 @@ class ReminderOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReminderListView(APIView):
+class ReminderListView(ApiView):
+    pagination_class = IdCursorPagination
     permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF_AND_PATIENT)]
 
     @extend_schema(
@@ -64,7 +65,7 @@ class ReminderListView(APIView):
             qs = qs.filter(status=status)
         if kind := _choice(request, "kind", ReminderKind.values):
             qs = qs.filter(kind=kind)
-        paginator = IdCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         log_reads(request, [r.course.patient_id for r in page])
         return paginator.get_paginated_response(ReminderOut(page, many=True).data)
@@ -98,7 +99,8 @@ def _alerts_for(request: Request) -> QuerySet[CoordinatorAlert]:
     ).select_related("course", "acknowledged_by", "resolved_by")
 
 
-class AlertListView(APIView):
+class AlertListView(ApiView):
+    pagination_class = IdCursorPagination
     permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF)]
 
     @extend_schema(
@@ -124,7 +126,7 @@ class AlertListView(APIView):
             qs = qs.filter(severity=severity)
         if kind := request.query_params.get("kind"):
             qs = qs.filter(kind=kind[:40])
-        paginator = IdCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         log_reads(request, [a.course.patient_id for a in page])
         return paginator.get_paginated_response(AlertOut(page, many=True).data)
@@ -134,7 +136,7 @@ class ResolveIn(StrictSerializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class AlertAcknowledgeView(APIView):
+class AlertAcknowledgeView(ApiView):
     permission_classes = [IsAuthenticated, perms.roles(read=frozenset(), write=perms.STAFF)]
 
     @extend_schema(request=None, responses=AlertOut)
@@ -147,7 +149,7 @@ class AlertAcknowledgeView(APIView):
         return Response(AlertOut(_alerts_for(request).get(pk=updated.pk)).data)
 
 
-class AlertResolveView(APIView):
+class AlertResolveView(ApiView):
     permission_classes = [IsAuthenticated, perms.roles(read=frozenset(), write=perms.STAFF)]
 
     @extend_schema(request=ResolveIn, responses=AlertOut)

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -45,18 +46,29 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler with every body reshaped to `{code, detail, errors}`."""
     if isinstance(exc, DomainError):
         body = exc.as_body()
         body.setdefault("errors", {})
         return Response(body, status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE when DRF reads it; left alone
+        # it would become Django's HTML "Bad Request" page.
+        exc = exceptions.ParseError("The request body is too large.")
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+    # DRF's exceptions map to API.md's codes; our own APIExceptions carry theirs.
+    code = next(
+        (c for cls, c in _CODES.items() if isinstance(exc, cls)),
+        getattr(exc, "default_code", "error"),
+    )
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(response.data)
         body = {"code": code, "detail": "Invalid input.", "errors": errors}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse, HttpResponseBase
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,21 +31,27 @@ def _fingerprint(request: Request) -> str:
     return hashlib.sha256(f"{request.path}\n{canonical}".encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponseBase:
     if record.body_hash != fingerprint:
         return _error(
             422, "idempotency_key_reused", "This Idempotency-Key was used with another request."
         )
-    response = Response(record.response, status=record.status_code)
+    response: HttpResponseBase
+    if isinstance(record.response, str):
+        response = HttpResponse(
+            record.response, status=record.status_code, content_type="application/json"
+        )
+    else:  # stored as a JSON document before the body was kept verbatim
+        response = Response(record.response, status=record.status_code)
     response["Idempotent-Replayed"] = "true"
     return response
 
 
-def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
+def idempotent(method: Callable[..., Response]) -> Callable[..., HttpResponseBase]:
     """Wrap an APIView's post() so that retries with the same key are answered from storage."""
 
     @functools.wraps(method)
-    def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return method(view, request, *args, **kwargs)
@@ -73,7 +80,9 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
                 if response.status_code >= 500:
                     raise _DoNotStore(response)
                 record.status_code = response.status_code
-                record.response = json.loads(JSONRenderer().render(response.data) or b"null")
+                # Kept as the rendered text (a JSON string), not as a document: PostgreSQL's
+                # jsonb reorders keys, and a replay must be the first answer byte for byte.
+                record.response = JSONRenderer().render(response.data).decode()
                 record.save(update_fields=["status_code", "response"])
                 return response
         except _DoNotStore as failed:
@@ -84,6 +93,8 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
                 return _error(409, "idempotency_in_progress", "The first request is still running.")
             return _replay(existing, fingerprint)
 
+    # The schema documents the Idempotency-Key header on the operations that honour it.
+    wrapper.idempotent = True  # type: ignore[attr-defined]
     return wrapper
 
 

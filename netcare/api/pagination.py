@@ -1,6 +1,15 @@
 """Cursor pagination: stable under inserts and it never counts a large table."""
 
-from rest_framework.pagination import CursorPagination
+import base64
+from urllib import parse
+
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
+
+# Positions are primary keys (bigint); anything else in a cursor was not made by us.
+MAX_ID = 2**63 - 1
+MAX_CURSOR_LENGTH = 200
 
 
 class IdCursorPagination(CursorPagination):
@@ -8,10 +17,57 @@ class IdCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
     ordering = "-id"
+    invalid_cursor_message = "Invalid cursor."
+
+    def get_page_size(self, request: Request) -> int:
+        """`page_size` is a whole number from 1; above max_page_size it is capped, not refused.
+
+        DRF silently ignores a page size it cannot read; a client that sent "0.5" or "-3"
+        would get the default page and never learn its request was wrong.
+        """
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and int(raw) >= 1):
+            raise ValidationError({self.page_size_query_param: ["Enter a whole number from 1."]})
+        return min(int(raw), self.max_page_size)
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """A forged or mangled cursor is invalid input (400), not a missing page or a 500.
+
+        DRF answers an undecodable cursor with 404 and passes the decoded position straight
+        into the query, where a non-number raises ValueError and a huge one overflows.
+        """
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            cursor = super().decode_cursor(request) if _is_ours(encoded) else None
+        except NotFound:
+            cursor = None
+        if cursor is not None and (cursor.position is None or _is_id(cursor.position)):
+            return cursor
+        raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
 
 
-class OldestFirstPagination(CursorPagination):
+class OldestFirstPagination(IdCursorPagination):
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "id"
+
+
+def _is_ours(encoded: str) -> bool:
+    """Strict base64 of a short query of our keys; DRF's lenient decoding reads noise as page 1."""
+    if len(encoded) > MAX_CURSOR_LENGTH:
+        return False
+    try:
+        query = base64.b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
+    except (ValueError, UnicodeError):
+        return False
+    keys = parse.parse_qs(query, keep_blank_values=True)
+    return bool(keys) and set(keys) <= {"o", "r", "p"}
+
+
+def _is_id(position: str) -> bool:
+    digits = position.removeprefix("-")
+    return digits.isascii() and digits.isdigit() and len(digits) <= 19 and int(digits) <= MAX_ID

@@ -11,7 +11,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from surveillance import services as surveillance
 from surveillance.models import (
@@ -27,6 +26,7 @@ from treatments.roles import Role, role_of
 from treatments.selectors import courses_visible_to
 
 from . import permissions as perms
+from .base import ApiView
 from .idempotency import idempotent
 from .pagination import IdCursorPagination
 from .readlog import log_reads
@@ -99,7 +99,8 @@ class ImagingOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ImagingView(APIView):
+class ImagingView(ApiView):
+    pagination_class = IdCursorPagination
     permission_classes = [
         IsAuthenticated,
         perms.roles(read=perms.STAFF, write=perms.STAFF_AND_INTEGRATION),
@@ -110,7 +111,7 @@ class ImagingView(APIView):
     def get(self, request: Request) -> Response:
         qs = ImagingStudy.objects.filter(course__in=courses_visible_to(request.user))
         qs = _filter_course(request, qs).select_related("course", "event", "event__actor")
-        paginator = IdCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         log_reads(request, [study.course.patient_id for study in page])
         for study in page:
@@ -151,7 +152,8 @@ class LabOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LabView(APIView):
+class LabView(ApiView):
+    pagination_class = IdCursorPagination
     permission_classes = [
         IsAuthenticated,
         perms.roles(read=perms.STAFF, write=perms.STAFF_AND_INTEGRATION),
@@ -162,7 +164,7 @@ class LabView(APIView):
     def get(self, request: Request) -> Response:
         qs = LabResult.objects.filter(course__in=courses_visible_to(request.user))
         qs = _filter_course(request, qs).select_related("course")
-        paginator = IdCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         log_reads(request, [lab.course.patient_id for lab in page])
         for lab in page:
@@ -238,7 +240,8 @@ class SymptomOut(serializers.ModelSerializer):
         }
 
 
-class SymptomView(APIView):
+class SymptomView(ApiView):
+    pagination_class = IdCursorPagination
     permission_classes = [
         IsAuthenticated,
         perms.roles(read=perms.STAFF_AND_PATIENT, write=perms.STAFF_AND_PATIENT),
@@ -252,7 +255,7 @@ class SymptomView(APIView):
     def get(self, request: Request) -> Response:
         qs = SymptomCheck.objects.filter(course__in=courses_visible_to(request.user))
         qs = _filter_course(request, qs).select_related("course")
-        paginator = IdCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         log_reads(request, [check.course.patient_id for check in page])
         data = SymptomOut(page, many=True, context=self._context(request)).data

@@ -1,6 +1,10 @@
 """Request and response shapes of API.md. No clinical rule lives here: services decide."""
 
+import re
+from typing import Any
+
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from treatments.models import Course, CourseEvent, Patient, Sex, TreatmentLine
@@ -8,6 +12,24 @@ from treatments.models import Course, CourseEvent, Patient, Sex, TreatmentLine
 from .strict import StrictDictField, StrictSerializer
 
 MAX_TEXT = 2000
+
+
+LOCAL_TIME = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$"
+
+
+@extend_schema_field({"type": "string", "pattern": LOCAL_TIME, "example": "21:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the patient's own time zone: HH:MM or HH:MM:SS, no offset.
+
+    Quiet hours follow the patient's zone across DST; an offset would pin them to one side of
+    it, so it is refused rather than silently dropped. (OpenAPI's `time` format requires an
+    offset, hence the pattern.)
+    """
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(LOCAL_TIME, value):
+            self.fail("invalid", format="hh:mm[:ss], local time without an offset")
+        return super().to_internal_value(value)
 
 
 def _text(max_length: int = 200, **kwargs) -> serializers.CharField:
@@ -26,8 +48,8 @@ class PatientInSerializer(StrictSerializer):
     language = serializers.ChoiceField(choices=[c for c, _ in settings.LANGUAGES], required=False)
     sms_consent = serializers.BooleanField(required=False)
     email_consent = serializers.BooleanField(required=False)
-    quiet_hours_start = serializers.TimeField(required=False)
-    quiet_hours_end = serializers.TimeField(required=False)
+    quiet_hours_start = LocalTimeField(required=False)
+    quiet_hours_end = LocalTimeField(required=False)
 
 
 class DiagnosisInSerializer(StrictSerializer):
@@ -91,6 +113,9 @@ class PatientSummarySerializer(serializers.ModelSerializer):
 
 
 class PatientSerializer(serializers.ModelSerializer):
+    quiet_hours_start = LocalTimeField(read_only=True)
+    quiet_hours_end = LocalTimeField(read_only=True)
+
     class Meta:
         model = Patient
         fields = [
@@ -110,8 +135,8 @@ class PatientUpdateSerializer(StrictSerializer):
     language = serializers.ChoiceField(choices=[c for c, _ in settings.LANGUAGES], required=False)
     sms_consent = serializers.BooleanField(required=False)
     email_consent = serializers.BooleanField(required=False)
-    quiet_hours_start = serializers.TimeField(required=False)
-    quiet_hours_end = serializers.TimeField(required=False)
+    quiet_hours_start = LocalTimeField(required=False)
+    quiet_hours_end = LocalTimeField(required=False)
 
 
 class StaffPatientUpdateSerializer(PatientUpdateSerializer):

@@ -5,6 +5,10 @@ from typing import Any
 from rest_framework import serializers
 
 UNKNOWN_FIELD = "Unknown field."
+# An error body names the unknown keys, but a hostile body may carry thousands of them, each
+# thousands of characters long: echo a few, shortened, so the answer stays small.
+MAX_UNKNOWN_REPORTED = 20
+MAX_KEY_ECHO = 100
 
 
 class StrictSerializer(serializers.Serializer):
@@ -13,9 +17,13 @@ class StrictSerializer(serializers.Serializer):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             writable = {name for name, f in self.fields.items() if not f.read_only}
-            unknown = {key: [UNKNOWN_FIELD] for key in data if key not in writable}
+            unknown = [str(key) for key in data if key not in writable]
             if unknown:
-                raise serializers.ValidationError(unknown, code="unknown_field")
+                shown = {key[:MAX_KEY_ECHO]: [UNKNOWN_FIELD] for key in unknown}
+                if len(shown) > MAX_UNKNOWN_REPORTED:
+                    shown = dict(list(shown.items())[:MAX_UNKNOWN_REPORTED])
+                    shown["non_field_errors"] = [f"{len(unknown)} unknown fields in all."]
+                raise serializers.ValidationError(shown, code="unknown_field")
         return super().to_internal_value(data)
 
 

@@ -16,7 +16,6 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from surveillance import schedule
 from surveillance.models import ScheduledItem
@@ -27,11 +26,13 @@ from treatments.selectors import courses_visible_to, patients_visible_to, teams_
 
 from . import permissions as perms
 from . import serializers as s
+from .base import ApiView
 from .idempotency import idempotent
 from .pagination import IdCursorPagination, OldestFirstPagination
 from .readlog import log_reads
 
 TRUE_VALUES = {"true", "1", "yes"}
+FALSE_VALUES = {"false", "0", "no"}
 
 
 def _date_param(request: Request, name: str) -> dt.date | None:
@@ -42,6 +43,15 @@ def _date_param(request: Request, name: str) -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise ValidationError({name: ["Enter a date as YYYY-MM-DD."]}) from None
+
+
+def _bool_param(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None or raw.lower() in FALSE_VALUES:
+        return False
+    if raw.lower() in TRUE_VALUES:
+        return True
+    raise ValidationError({name: ["Enter true or false."]})
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -95,7 +105,7 @@ def course_detail(course: Course, warnings: list | None = None) -> dict:
     return s.CourseDetailSerializer(course).data
 
 
-class CourseListView(APIView):
+class CourseListView(ApiView):
     permission_classes = [
         IsAuthenticated,
         perms.roles(read=perms.STAFF_AND_PATIENT, write=perms.STAFF),
@@ -124,7 +134,7 @@ class CourseListView(APIView):
         if team is not None:
             qs = qs.filter(care_team_id=team)
         today = timezone.localdate()
-        if request.query_params.get("overdue", "").lower() in TRUE_VALUES:
+        if _bool_param(request, "overdue"):
             qs = qs.filter(
                 Exists(
                     ScheduledItem.objects.filter(
@@ -170,7 +180,7 @@ class CourseListView(APIView):
         )
 
 
-class CourseDetailView(APIView):
+class CourseDetailView(ApiView):
     permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF_AND_PATIENT)]
 
     @extend_schema(responses=s.CourseDetailSerializer)
@@ -180,7 +190,7 @@ class CourseDetailView(APIView):
         return Response(course_detail(course))
 
 
-class CourseEventsView(APIView):
+class CourseEventsView(ApiView):
     permission_classes = [
         IsAuthenticated,
         perms.roles(read=perms.STAFF_AND_PATIENT, write=perms.STAFF),
@@ -285,7 +295,7 @@ def _plain(value):
     return str(value)
 
 
-class CourseHistoryView(APIView):
+class CourseHistoryView(ApiView):
     permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF)]
 
     @extend_schema(responses=s.HistoryEntrySerializer(many=True))
@@ -295,7 +305,7 @@ class CourseHistoryView(APIView):
         return Response(s.HistoryEntrySerializer(_history_rows(course), many=True).data)
 
 
-class PatientListView(APIView):
+class PatientListView(ApiView):
     permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF)]
     pagination_class = IdCursorPagination
 
@@ -320,7 +330,7 @@ def _update_patient(request: Request, patient: Patient) -> Response:
     return Response(s.PatientSerializer(updated).data)
 
 
-class PatientDetailView(APIView):
+class PatientDetailView(ApiView):
     permission_classes = [
         IsAuthenticated,
         perms.roles(read=perms.STAFF_AND_PATIENT, write=perms.STAFF_AND_PATIENT),
@@ -343,7 +353,7 @@ def _own_patient(request: Request) -> Patient:
     return get_object_or_404(Patient, user=request.user)
 
 
-class PatientMeView(APIView):
+class PatientMeView(ApiView):
     permission_classes = [IsAuthenticated, perms.roles(read={Role.PATIENT}, write={Role.PATIENT})]
 
     @extend_schema(responses=s.PatientSerializer)
@@ -363,7 +373,7 @@ class ScheduleEntrySerializer(drf_serializers.Serializer):
     due = s.DueItemSerializer(many=True)
 
 
-class PatientScheduleView(APIView):
+class PatientScheduleView(ApiView):
     permission_classes = [IsAuthenticated, perms.roles(read={Role.PATIENT})]
 
     @extend_schema(responses=ScheduleEntrySerializer(many=True))

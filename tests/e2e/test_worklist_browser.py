@@ -111,9 +111,9 @@ def _screenshot(driver: Any, name: str) -> Path:
     return target
 
 
-# serialized_rollback: the live server needs committed rows, and the staff groups' permissions
-# from the data migrations must be back after another transactional test flushed them.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# transaction=True: the live server runs in another thread and needs committed rows. The
+# staff groups' permissions come back after each flush (netcare.roles_setup, post_migrate).
+@pytest.mark.django_db(transaction=True)
 def test_a_coordinator_logs_in_reads_the_worklist_and_records_an_event(
     browser, live_server, morning, coordinator
 ):
