@@ -38,10 +38,8 @@ from treatments.models import Course, CourseEvent, Diagnosis, Patient, Surgery, 
 from treatments.roles import may_override_guards
 from treatments.selectors import courses_visible_to
 
-# django-simple-history keeps the change reason in a 100-character column, and record_event
-# writes "<reason> [override: <override reason>]" there: longer fails on PostgreSQL.
-HISTORY_REASON_MAX = 100
-OVERRIDE_REASON_FRAME = len(" [override: ]")
+# The same bound as the API's reason fields.
+REASON_MAX = 2000
 # Rows per panel on the course page; the changelists hold the rest.
 PANEL_LIMIT = 50
 AUDIT_LIMIT = 200
@@ -144,7 +142,7 @@ class EventForm(forms.Form):
     event_type: str = ""
     occurred_on = _date_field(label="occurred on", help_text="The day it happened.")
     reason = forms.CharField(
-        max_length=HISTORY_REASON_MAX,
+        max_length=REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text="Why it is recorded (kept in the event log and the audit trail).",
     )
@@ -168,14 +166,6 @@ class EventForm(forms.Form):
             reason = (cleaned.get("override_reason") or "").strip()
             if not reason:
                 self.add_error("override_reason", "An override needs a written reason.")
-            elif len(cleaned.get("reason") or "") + len(reason) + OVERRIDE_REASON_FRAME > (
-                HISTORY_REASON_MAX
-            ):
-                self.add_error(
-                    "override_reason",
-                    f"The reason and the override reason together must fit in "
-                    f"{HISTORY_REASON_MAX - OVERRIDE_REASON_FRAME} characters.",
-                )
         return cleaned
 
 

@@ -50,9 +50,6 @@ from .models import (
     SymptomCheck,
 )
 
-# django-simple-history stores the change reason in a 100-character column; PostgreSQL refuses
-# a longer one, which would roll back the clinical write it describes.
-HISTORY_REASON_MAX = 100
 NOTES_MAX = 5000
 # An injection dose above this is an entry error, whatever the agent (machine.py caps SSA
 # doses in event data at the same figure).
@@ -140,11 +137,8 @@ def _today() -> dt.date:
 
 
 def _fit_reason(reason: str) -> str:
-    """One line, cut to the history column's length (see HISTORY_REASON_MAX)."""
-    reason = " ".join((reason or "").split())
-    if len(reason) > HISTORY_REASON_MAX:
-        reason = reason[: HISTORY_REASON_MAX - 1] + "…"
-    return reason
+    """The reason on one line (history lists show it in a single cell)."""
+    return " ".join((reason or "").split())
 
 
 def _with_history(instance: models.Model, actor: AbstractBaseUser, reason: str) -> None:
