@@ -249,8 +249,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Bounded size and depth: a 1,000-deep body must be a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["netcare.api.parsers.BoundedJSONParser"],
+    # Documents the error bodies of every operation (undocumented 4xx fail schemathesis).
+    "DEFAULT_SCHEMA_CLASS": "netcare.api.schema.NetcareAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="2000/minute"),

@@ -4,6 +4,7 @@ The course's state changes only through `treatments.services.record_event`, whic
 CourseEvent and writes history rows carrying the actor and the reason.
 """
 
+import datetime
 import zoneinfo
 
 from django.conf import settings
@@ -75,7 +76,10 @@ class Patient(models.Model):
     mrn = models.CharField("MRN", max_length=40)
     given_name = models.CharField(max_length=100)
     family_name = models.CharField(max_length=100)
-    birth_date = models.DateField()
+    # Nobody followed today was born before 1900: an earlier date is a typing error.
+    birth_date = models.DateField(
+        validators=[MinValueValidator(datetime.date(1900, 1, 1), "Birth date before 1900.")]
+    )
     sex = models.CharField(max_length=10, choices=Sex.choices)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])

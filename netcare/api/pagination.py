@@ -28,7 +28,7 @@ class IdCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and int(raw) >= 1):
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 100 and int(raw) >= 1):
             raise ValidationError({self.page_size_query_param: ["Enter a whole number from 1."]})
         return min(int(raw), self.max_page_size)
 

@@ -4,40 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('surveillance', '0001_initial'),
+        ("surveillance", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='historicalclinicvisit',
-            name='history_change_reason',
+            model_name="historicalclinicvisit",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicalimagingstudy',
-            name='history_change_reason',
+            model_name="historicalimagingstudy",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicalinjection',
-            name='history_change_reason',
+            model_name="historicalinjection",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicallabresult',
-            name='history_change_reason',
+            model_name="historicallabresult",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicalsurveillanceplan',
-            name='history_change_reason',
+            model_name="historicalsurveillanceplan",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicalsymptomcheck',
-            name='history_change_reason',
+            model_name="historicalsymptomcheck",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
     ]

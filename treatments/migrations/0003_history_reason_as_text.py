@@ -4,40 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('treatments', '0002_groups_and_append_only_log'),
+        ("treatments", "0002_groups_and_append_only_log"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='historicalcareteam',
-            name='history_change_reason',
+            model_name="historicalcareteam",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicalcourse',
-            name='history_change_reason',
+            model_name="historicalcourse",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicaldiagnosis',
-            name='history_change_reason',
+            model_name="historicaldiagnosis",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicalpatient',
-            name='history_change_reason',
+            model_name="historicalpatient",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicalsurgery',
-            name='history_change_reason',
+            model_name="historicalsurgery",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
         migrations.AlterField(
-            model_name='historicaltreatmentline',
-            name='history_change_reason',
+            model_name="historicaltreatmentline",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
     ]
