@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0003_beat_schedules'),
+        ("alerts", "0003_beat_schedules"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='historicalcoordinatoralert',
-            name='history_change_reason',
+            model_name="historicalcoordinatoralert",
+            name="history_change_reason",
             field=models.TextField(null=True),
         ),
     ]
