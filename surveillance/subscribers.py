@@ -47,4 +47,8 @@ def on_course_event(event: CourseEventRecorded) -> None:
             reason=f"Re-anchored on the curative resection of {performed_on.isoformat()}",
         )
         return
+    if event.type == machine.EventType.SYMPTOMS_REPORTED:
+        # It changes neither the state nor a line, so nothing the schedule reads has moved
+        # (the symptom check that caused it re-plans through its own service).
+        return
     services.replan(course=event.course_id)

@@ -7,6 +7,11 @@ from .models import CareTeam, Course, Patient
 from .roles import Role, role_of
 
 
+def _team_ids(user: AbstractBaseUser) -> QuerySet:
+    """The user's care-team ids, read from the membership table alone (no join to the teams)."""
+    return CareTeam.members.through.objects.filter(user_id=user.pk).values("careteam_id")
+
+
 def teams_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[CareTeam]:
     if not user.is_authenticated:
         return CareTeam.objects.none()
@@ -24,7 +29,7 @@ def patients_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Pati
         return Patient.objects.filter(user=user)
     if user.is_superuser:
         return Patient.objects.all()
-    return Patient.objects.filter(care_team__members=user)
+    return Patient.objects.filter(care_team_id__in=_team_ids(user))
 
 
 def courses_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Course]:
@@ -35,4 +40,4 @@ def courses_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Cours
         return Course.objects.filter(patient__user=user)
     if user.is_superuser:
         return Course.objects.all()
-    return Course.objects.filter(care_team__members=user)
+    return Course.objects.filter(care_team_id__in=_team_ids(user))

@@ -229,7 +229,8 @@ class CourseEventsView(ApiView):
             correction=data.get("correction", False),
         )
         fresh = course_queryset(request.user).prefetch_related("lines").get(pk=course.pk)
-        event = CourseEvent.objects.select_related("actor").get(pk=recorded.event.pk)
+        event = recorded.event  # written just now by this user: no need to read it back
+        log_reads(request, [course.patient_id])  # the answer carries the patient's course
         return Response(
             {"event": s.EventSerializer(event).data, "course": course_detail(fresh)},
             status=status.HTTP_201_CREATED,
