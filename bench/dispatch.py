@@ -1,0 +1,667 @@
+"""Reminder dispatch through real Celery workers against bare Celery (RELIABILITY.md §3.4 b and
+item 46, issue 8).
+
+    .venv/bin/python bench/dispatch.py                     # 20,000 reminders, 3 rounds
+    .venv/bin/python bench/dispatch.py --reminders 20000
+    .venv/bin/python bench/dispatch.py --quick             # 2,000 reminders, under 30 s
+
+Set up by the script (none of it timed):
+- its own PostgreSQL database (netcare_bench_dispatch: dropped, created, migrated) and its own
+  `redis-server --port <free> --save "" --appendonly no --daemonize no` (db 0 the broker,
+  db 1 the cache), both private to the run; the Redis process is killed at the end;
+- --reminders/2 open courses by COPY, each patient consenting to email and SMS with both
+  addresses, quiet hours 21:00-08:00 in a time zone where it is day now (so none is
+  deferred), languages en/pt/es/fr; one active scheduled item per course (imaging, visit,
+  CgA, symptom check or SSA injection; due dates spread like a day's sweep: 60 % within the
+  look-ahead, 40 % overdue); two pending reminders per item (email and SMS) by bulk_create,
+  exactly what alerts.services.sweep would have inserted;
+- one worker: `celery -A netcare worker --concurrency 2 --pool prefork --loglevel INFO`
+  (the Procfile's flags) with `--include bench.dispatch` (for the no-op task below) - a main
+  process that talks to Redis and two forked pool processes that run the tasks ("two worker
+  processes") - with DJANGO_ENV=production, DATABASE_URL, CELERY_BROKER_URL,
+  SMS_BACKEND=alerts.channels.RecordingSMSBackend and
+  EMAIL_BACKEND=alerts.channels.RecordingEmailBackend (one alerts_recordedmessage row per
+  accepted message, with its reminder id).
+
+Timed, in rounds that alternate which goes first (medians shown):
+- dispatch: from enqueueing one `alerts.dispatch` (as beat does; it enqueues one
+  `alerts.dispatch_batch` per ALERTS_BATCH_SIZE of claimable work) until no reminder is
+  pending or sending; reminders/s; enqueue->sent latency of every reminder (sent_at minus the
+  enqueue instant: the whole backlog is enqueued at once, so p50 is about half the wall time);
+  duplicates = COUNT(*) - COUNT(DISTINCT reminder_id) of the recorded messages;
+- baseline: the same number of no-op tasks (`bench.noop`, defined here) through the same
+  broker and worker: enqueued first onto their own queue, which the worker is then told to
+  consume (add_consumer), timed from that moment until the queue and Redis' unacked set are
+  empty - the worker's throughput, not this script's enqueueing;
+- ratio reminders/s ÷ no-op tasks/s: above 1 is expected, since a task carries a batch of
+  reminders while a no-op task carries one unit of work.
+Then, in this process, dispatch_batch in a loop with the same backends: CPU per reminder of
+Python and of PostgreSQL, which bounds what two processes on this machine can do; with
+--profile (or when the target is missed), a cProfile of those batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from celery import shared_task
+
+from bench import _common as common
+from bench._common import Contact, log
+
+TARGET_RPS = 5000.0
+NOOP_QUEUE = "bench_noop"
+CELERY = str(common.ROOT / ".venv" / "bin" / "celery")
+KINDS = ("imaging", "visit", "cga", "symptom_check", "ssa_injection")
+LANGUAGES = ("en", "en", "en", "pt", "es", "fr")
+# Zones across the offsets; the seed uses those where it is day now.
+ZONES = (
+    "Pacific/Auckland", "Australia/Sydney", "Asia/Tokyo", "Asia/Shanghai", "Asia/Kolkata",
+    "Asia/Dubai", "Europe/Athens", "Europe/Paris", "Europe/London", "Europe/Lisbon",
+    "Atlantic/Azores", "America/Sao_Paulo", "America/New_York", "America/Chicago",
+    "America/Denver", "America/Los_Angeles", "Pacific/Honolulu",
+)  # fmt: skip
+WORKER_ENV = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SETTINGS_MODULE": "netcare.settings",
+    "SECRET_KEY": common.SERVER_ENV["SECRET_KEY"],
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "CONN_MAX_AGE": "60",
+    "SMS_BACKEND": "alerts.channels.RecordingSMSBackend",
+    "EMAIL_BACKEND": "alerts.channels.RecordingEmailBackend",
+    "LOG_LEVEL": "INFO",
+    "PYTHONPATH": str(common.ROOT),
+}
+# What a dispatch profile is worth showing (the app's steps, then the ORM and the driver).
+DISPATCH_FOCUS = (
+    r"services.py:\d+\((dispatch_batch|_claim|_decide|_send|_message_for|_record_outcomes"
+    r"|_mark_sent|_finish_attempts|_update_from_values|_current_items|_recent_sms|quiet_hours_end)\)"
+    r"|messages.py:\d+\((build|_text|render_sms|render_email|unsubscribe_token)\)"
+    r"|channels.py:\d+\((send_many|send_messages|_email|_result|backend_for|__init__)\)"
+    r"|query.py:\d+\((bulk_create|bulk_update|update|in_bulk|__iter__)\)"
+    r"|compiler.py:\d+\((as_sql|execute_sql|results_iter)\)|psycopg/cursor.py:\d+\(execute\)"
+    r"|signing.py:\d+\(dumps\)|loader.py:\d+\(render_to_string\)|message.py:\d+\(__init__\)"
+)
+
+
+@shared_task(name="bench.noop", ignore_result=True, acks_late=True)
+def noop() -> None:
+    """The baseline's unit of work: nothing (the worker imports it with --include)."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="netcare_bench_dispatch", help="database to (re)create")
+    parser.add_argument("--reminders", type=int, default=20_000, help="pending reminders per round")
+    parser.add_argument(
+        "--noop-tasks", type=int, default=None, help="no-op tasks per round (default: --reminders)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (medians reported)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=int(os.environ.get("ALERTS_BATCH_SIZE") or 500),
+        help="ALERTS_BATCH_SIZE given to the workers (the app's default: 500)",
+    )
+    parser.add_argument("--concurrency", type=int, default=2, help="prefork pool processes")
+    parser.add_argument("--teams", type=int, default=20)
+    parser.add_argument(
+        "--due-dates",
+        choices=("daily", "spread"),
+        default="daily",
+        help="daily: the reminders a day's sweep inserts in steady state (3 due dates: "
+        "advance, due, overdue); spread: a first sweep, due dates over the whole window "
+        "(more distinct texts to render per batch)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile in-process batches even on a pass"
+    )
+    parser.add_argument("--timeout", type=float, default=600, help="seconds one round may take")
+    parser.add_argument("--quick", action="store_true", help="2,000 reminders, one round")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.reminders, args.rounds = 2_000, 1
+    if args.noop_tasks is None:
+        args.noop_tasks = args.reminders
+    args.reminders += args.reminders % 2  # two per course
+    return args
+
+
+# --------------------------------------------------------------------------------------------
+# Processes: a private redis-server and a Celery worker
+# --------------------------------------------------------------------------------------------
+
+
+def _logfile(prefix: str) -> Path:
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
+    os.close(fd)
+    return Path(name)
+
+
+def _stop_group(proc: subprocess.Popen | None, grace: float = 15) -> None:
+    """SIGTERM the process group `proc` leads, SIGKILL whatever is left."""
+    if proc is None:
+        return
+    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.wait(timeout=5)
+
+
+class RedisServer:
+    def __init__(self):
+        self.port = common.free_port()
+        self.proc: subprocess.Popen | None = None
+        self.logpath = _logfile("bench-redis-")
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> RedisServer:
+        import redis
+
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--daemonize", "no"]  # fmt: skip
+        with open(self.logpath, "ab") as logfile:
+            self.proc = subprocess.Popen(
+                cmd, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited:\n{self.logpath.read_text()[-2000:]}")
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    log(f"redis-server up on 127.0.0.1:{self.port} (pid {self.proc.pid})")
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer PING in 20 s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            _stop_group(proc, grace=5)
+            self.logpath.unlink(missing_ok=True)
+            log(f"redis-server stopped (exit {proc.returncode})")
+
+
+class Worker:
+    """`celery -A netcare worker` in its own process group (main process + pool children)."""
+
+    def __init__(self, db: str, broker: str, cache: str, args: argparse.Namespace):
+        self.name = f"bench-{uuid.uuid4().hex[:6]}@dispatch"
+        self.env = os.environ | WORKER_ENV | {
+            "DATABASE_URL": common.database_url(db), "CELERY_BROKER_URL": broker,
+            "REDIS_URL": cache, "ALERTS_BATCH_SIZE": str(args.batch_size),
+        }  # fmt: skip
+        self.env.pop("DEBUG", None)
+        self.concurrency = args.concurrency
+        self.proc: subprocess.Popen | None = None
+        self.logpath = _logfile("bench-worker-")
+
+    def start(self, app) -> Worker:
+        cmd = [CELERY, "-A", "netcare", "worker", "-n", self.name, "--concurrency",
+               str(self.concurrency), "--pool", "prefork", "--loglevel", "INFO",
+               "--include", "bench.dispatch"]  # fmt: skip
+        with open(self.logpath, "ab") as logfile:
+            self.proc = subprocess.Popen(
+                cmd, cwd=common.ROOT, env=self.env, stdout=logfile, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited at start:\n{self.log_tail()}")
+            if app.control.ping(destination=[self.name], timeout=0.5):
+                log(f"worker {self.name} up: pid {self.proc.pid}, prefork pool of "
+                    f"{self.concurrency}")  # fmt: skip
+                return self
+        raise RuntimeError(f"worker did not answer a ping in 90 s:\n{self.log_tail()}")
+
+    def log_text(self) -> str:
+        return self.logpath.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        _stop_group(proc)
+        errors = [
+            line for line in self.log_text().splitlines() if "ERROR" in line or "Traceback" in line
+        ]
+        if errors:
+            log(f"worker log {self.logpath} has {len(errors)} error lines; kept for reading")
+        else:
+            self.logpath.unlink(missing_ok=True)
+        log(f"worker stopped (exit {proc.returncode})")
+
+
+# --------------------------------------------------------------------------------------------
+# Setup and seeding (not timed)
+# --------------------------------------------------------------------------------------------
+
+
+def django_setup(db: str, redis_server: RedisServer) -> None:
+    """This process: development settings, DEBUG off, the private broker and cache, and the
+    recording backends (for the in-process pass)."""
+    os.environ.update({
+        "DATABASE_URL": common.database_url(db), "DJANGO_ENV": "development", "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "netcare.settings", "CONN_MAX_AGE": "60",
+        "CELERY_BROKER_URL": redis_server.url(0), "REDIS_URL": redis_server.url(1),
+        "SMS_BACKEND": WORKER_ENV["SMS_BACKEND"], "EMAIL_BACKEND": WORKER_ENV["EMAIL_BACKEND"],
+        "LOG_LEVEL": "WARNING",
+    })  # fmt: skip
+    import django
+
+    django.setup()
+
+
+def daytime_zones(now: dt.datetime) -> list[str]:
+    """Zones where it is between 09:00 and 19:00 now: quiet hours 21:00-08:00 do not apply
+    for the next two hours."""
+    zones = [z for z in ZONES if 9 <= now.astimezone(ZoneInfo(z)).hour < 19]
+    if not zones:  # cannot happen with ZONES spread over the day; keep the run honest anyway
+        zones = [f"Etc/GMT{-h:+d}" for h in range(-12, 15) if 9 <= (now.hour + h) % 24 < 19]
+    return zones
+
+
+def seed(args: argparse.Namespace, now: dt.datetime) -> dict:
+    from alerts import conf
+    from alerts.models import Reminder
+
+    t0 = time.perf_counter()
+    today = now.date()
+    courses = args.reminders // 2
+    zones = daytime_zones(now)
+    lookahead, overdue = conf.lookahead_days(), max(conf.overdue_days(), 1)
+
+    def contact(i: int) -> Contact:
+        return Contact(
+            email=f"p{i}@example.org", phone=f"+4477009{i % 100000:05d}",
+            timezone=zones[i % len(zones)], language=LANGUAGES[i % len(LANGUAGES)],
+        )  # fmt: skip
+
+    def kind_of(i: int) -> str:
+        return KINDS[(i // 3) % len(KINDS)]
+
+    def due_of(i: int) -> dt.date:
+        k = (i * 40503) % 100
+        if args.due_dates == "spread":  # a first sweep: anywhere in the window
+            if k < 60:
+                return today + dt.timedelta(days=i % (lookahead + 1))
+            return today - dt.timedelta(days=1 + i % overdue)
+        # A day's sweep in steady state: items entering the look-ahead today, due today, and
+        # past their window (±14 days) since yesterday.
+        if k < 60:
+            return today + dt.timedelta(days=lookahead)
+        return today if k < 85 else today - dt.timedelta(days=15)
+
+    ids = range(1, courses + 1)
+    stamp = now.isoformat()
+    with common.seeding_connection(args.db) as conn:
+        common.copy_teams(conn, args.teams)
+        common.copy_courses(
+            conn, ids, teams=args.teams, now=now,
+            state_of=lambda i: "ssa" if kind_of(i) == "ssa_injection" else "surveillance",
+            contact_of=contact, surgery_on=lambda i: today - dt.timedelta(days=200 + i % 1500),
+            mrn_prefix="D",
+        )  # fmt: skip
+        common.copy_lines(
+            conn, "surveillance_scheduleditem",
+            ["id", "kind", "due_on", "window_start", "window_end", "why", "source", "active",
+             "updated_at", "course_id"],
+            (f"{i}\t{kind_of(i)}\t{due_of(i)}\t{due_of(i) - dt.timedelta(days=14)}\t"
+             f"{due_of(i) + dt.timedelta(days=14)}\tbench: {kind_of(i)} per the plan\t"
+             f"CLINICAL.md §2\tt\t{stamp}\t{i}" for i in ids),
+        )  # fmt: skip
+        common.reset_sequences(
+            conn,
+            ["treatments_careteam", "treatments_patient", "treatments_diagnosis",
+             "treatments_surgery", "treatments_course", "surveillance_scheduleditem"],
+        )  # fmt: skip
+
+    def stage(i: int) -> str:
+        due_on = due_of(i)
+        if due_on > today:
+            return "advance"
+        return "due" if due_on + dt.timedelta(days=14) >= today else "overdue"
+
+    send_after = now - dt.timedelta(minutes=1)
+    Reminder.objects.bulk_create(
+        [
+            Reminder(
+                course_id=i, kind=f"{kind_of(i)}_due", due_on=due_of(i), stage=stage(i),
+                channel=channel, send_after=send_after, created_at=send_after,
+            )
+            for i in ids
+            for channel in ("email", "sms")
+        ],
+        batch_size=2000,
+    )  # fmt: skip
+    common.vacuum_analyze()
+    log(f"seeded {courses:,} courses and {args.reminders:,} pending reminders in "
+        f"{time.perf_counter() - t0:.1f} s; patients' zones: {', '.join(zones)}")  # fmt: skip
+    return {"courses": courses, "zones": zones}
+
+
+RESET_SQL = (
+    "TRUNCATE alerts_deliveryattempt, alerts_recordedmessage, alerts_coordinatoralert, "
+    "alerts_historicalcoordinatoralert",
+    "UPDATE alerts_reminder SET status = 'pending', attempts = 0, next_attempt_at = NULL, "
+    "leased_until = NULL, provider_message_id = '', last_error = '', sent_at = NULL, "
+    "delivered_at = NULL, send_after = %s",
+)
+
+
+def reset(conn, send_after: dt.datetime) -> None:
+    """Every reminder pending again, nothing recorded (before every dispatch round)."""
+    conn.execute(RESET_SQL[0])
+    conn.execute(RESET_SQL[1], [send_after])
+    conn.execute("VACUUM ANALYZE alerts_reminder")
+
+
+# --------------------------------------------------------------------------------------------
+# Rounds
+# --------------------------------------------------------------------------------------------
+
+PENDING_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM alerts_reminder WHERE status = 'pending') "
+    "OR EXISTS (SELECT 1 FROM alerts_reminder WHERE status = 'sending')"
+)
+
+
+def run_dispatch(args, app, conn, worker: Worker) -> dict:
+    reset(conn, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    log_mark = len(worker.log_text())
+    meter = common.CpuMeter(args.db, server_pgid=worker.proc.pid).start()
+    t0_epoch = time.time()
+    t0 = time.perf_counter()
+    app.send_task("alerts.dispatch")
+    deadline = t0 + args.timeout
+    while conn.execute(PENDING_SQL).fetchone()[0]:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"reminders still pending after {args.timeout:.0f} s")
+        time.sleep(0.01)
+    wall = time.perf_counter() - t0
+    meter.stop()
+    statuses = dict(
+        conn.execute("SELECT status, count(*) FROM alerts_reminder GROUP BY 1").fetchall()
+    )
+    recorded, distinct = conn.execute(
+        "SELECT count(*), count(DISTINCT reminder_id) FROM alerts_recordedmessage"
+    ).fetchone()
+    # The provider's view: when the recording backend accepted each message. (sent_at is not
+    # it: the dispatch_batch task passes its start time as `now`, and the service stamps
+    # sent_at with that fixed clock.)
+    latencies = sorted(
+        row[0] - t0_epoch
+        for row in conn.execute(
+            "SELECT extract(epoch FROM min(created_at))::float8 FROM alerts_recordedmessage "
+            "GROUP BY reminder_id"
+        )
+    )
+    stamped = sorted(
+        row[0] - t0_epoch
+        for row in conn.execute(
+            "SELECT extract(epoch FROM sent_at)::float8 FROM alerts_reminder WHERE sent_at IS NOT NULL"
+        )
+    )
+    claims = conn.execute(
+        "SELECT count(DISTINCT started_at) FROM alerts_deliveryattempt"
+    ).fetchone()[0]
+    new_log = worker.log_text()[log_mark:]
+    fanned = re.findall(r"Task alerts\.dispatch\[[^\]]+\] succeeded in [\d.]+s: (\d+)", new_log)
+    batch_tasks = len(re.findall(r"Task alerts\.dispatch_batch\[[^\]]+\] succeeded", new_log))
+    sent = statuses.get("sent", 0)
+    return {
+        "wall": wall, "rps": sent / wall, "statuses": statuses, "recorded": recorded,
+        "distinct": distinct, "duplicates": recorded - distinct, "latencies": latencies,
+        "claims": claims, "enqueued_batches": int(fanned[-1]) if fanned else None,
+        "batch_tasks": batch_tasks, "stamped": stamped,
+        "app_cpu": meter.app, "db_cpu": meter.database, "sent": sent,
+    }  # fmt: skip
+
+
+def broker_idle(client) -> bool:
+    return client.llen(NOOP_QUEUE) == 0 and client.hlen("unacked") == 0
+
+
+def run_noop(args, app, worker: Worker, redis_server: RedisServer) -> dict:
+    import redis
+
+    client = redis.Redis(port=redis_server.port, db=0)
+    t_enqueue = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        for _ in range(args.noop_tasks):
+            app.send_task("bench.noop", queue=NOOP_QUEUE, producer=producer)
+    enqueue = time.perf_counter() - t_enqueue
+    queued = client.llen(NOOP_QUEUE)
+    meter = common.CpuMeter(args.db, server_pgid=worker.proc.pid).start()
+    t0 = time.perf_counter()
+    app.control.add_consumer(NOOP_QUEUE, destination=[worker.name], reply=True, timeout=5)
+    deadline = t0 + args.timeout
+    while not broker_idle(client):
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"no-op tasks still queued after {args.timeout:.0f} s")
+        time.sleep(0.005)
+    wall = time.perf_counter() - t0
+    meter.stop()
+    app.control.cancel_consumer(NOOP_QUEUE, destination=[worker.name], reply=True, timeout=5)
+    return {
+        "wall": wall, "tps": args.noop_tasks / wall, "enqueue": enqueue, "queued": queued,
+        "app_cpu": meter.app, "db_cpu": meter.database,
+    }  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# In-process: CPU per reminder, and a profile
+# --------------------------------------------------------------------------------------------
+
+
+def in_process(args, conn) -> dict:
+    """dispatch_batch in a loop in this process (no Celery): CPU per reminder."""
+    from alerts import services
+
+    batches = max(1, min(20, args.reminders // args.batch_size // 2))
+    reset(conn, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    services.dispatch_batch(batch_size=args.batch_size)  # warm-up: imports, templates
+    meter = common.CpuMeter(args.db, include_self=True).start()
+    t0 = time.perf_counter()
+    sent = 0
+    for _ in range(batches):
+        sent += services.dispatch_batch(batch_size=args.batch_size).sent
+    wall = time.perf_counter() - t0
+    meter.stop()
+    return {"batches": batches, "sent": sent, "wall": wall, "app_cpu": meter.app,
+            "db_cpu": meter.database}  # fmt: skip
+
+
+def profile(args, conn) -> None:
+    from alerts import services
+
+    reset(conn, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    calls = max(1, min(5, args.reminders // args.batch_size // 2))
+    common.profile_calls(
+        f"alerts.services.dispatch_batch (batch size {args.batch_size}, due dates "
+        f"{args.due_dates})",
+        lambda: services.dispatch_batch(batch_size=args.batch_size),
+        calls,
+        focus=DISPATCH_FOCUS,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def us(seconds: float, count: int) -> str:
+    return f"{seconds / max(count, 1) * 1e6:.0f}"
+
+
+def report(args, seeded, dispatches, noops, local, machine) -> bool:
+    """Print the tables and the summary; True when the throughput target was met."""
+    print(f"\n{args.reminders:,} reminders ({seeded['courses']:,} courses x email + SMS, all "
+          f"consented, daytime zones, due dates '{args.due_dates}') per round; batch size "
+          f"{args.batch_size}; one worker `celery -A netcare worker --concurrency "
+          f"{args.concurrency} --pool prefork` ({args.concurrency} pool processes) on a private "
+          f"redis-server; recording backends; {args.rounds} rounds alternating which goes first")  # fmt: skip
+    head = (f"{'round':<6}{'run':<10}{'units':>8}{'wall s':>8}{'per s':>8}{'p50 ms':>8}"
+            f"{'p99 ms':>8}{'dup':>5}{'claims':>7}{'tasks':>7}  CPU µs/unit worker + PostgreSQL; statuses")  # fmt: skip
+    print(head)
+    print("-" * len(head))
+    for r in range(args.rounds):
+        n, d = noops[r], dispatches[r]
+        print(f"{r + 1:<6}{'no-op':<10}{args.noop_tasks:>8,}{n['wall']:>8.2f}{n['tps']:>8.0f}"
+              f"{'':>8}{'':>8}{'':>5}{'':>7}{args.noop_tasks:>7,}  {us(n['app_cpu'], args.noop_tasks)} + "
+              f"{us(n['db_cpu'], args.noop_tasks)}")  # fmt: skip
+        lat = d["latencies"]
+        tasks = "-" if d["enqueued_batches"] is None else f"{1 + d['enqueued_batches']}"
+        print(f"{r + 1:<6}{'dispatch':<10}{d['sent']:>8,}{d['wall']:>8.2f}{d['rps']:>8.0f}"
+              f"{common.percentile(lat, 50) * 1000:>8.0f}{common.percentile(lat, 99) * 1000:>8.0f}"
+              f"{d['duplicates']:>5}{d['claims']:>7}{tasks:>7}  {us(d['app_cpu'], d['sent'])} + "
+              f"{us(d['db_cpu'], d['sent'])}; {dict(sorted(d['statuses'].items()))}")  # fmt: skip
+    print("(units: no-op tasks or reminders sent; wall: dispatch from enqueueing alerts.dispatch "
+          "to no pending/sending row, no-op from add_consumer to an empty queue and no unacked "
+          "message; p50/p99: enqueue -> accepted by the recording backend, per reminder; dup: "
+          "recorded messages - distinct reminder ids; claims: distinct dispatch_batch claims "
+          "that sent; tasks: alerts.dispatch + the dispatch_batch tasks it enqueued; CPU: the "
+          "worker's process group and the database's PostgreSQL backends, from /proc)")  # fmt: skip
+    stamped = sorted(x for d in dispatches for x in d["stamped"])
+    print(f"reminder.sent_at - enqueue: p50 {common.percentile(stamped, 50) * 1000:.0f} ms, "
+          f"p99 {common.percentile(stamped, 99) * 1000:.0f} ms - sent_at is the start of the "
+          f"batch's task, not the send: tasks.dispatch_batch passes its start time as `now`, "
+          f"which the service uses as a fixed clock")  # fmt: skip
+
+    cpu_local = (local["app_cpu"] + local["db_cpu"]) / max(local["sent"], 1)
+    print(f"\nin this process, dispatch_batch x {local['batches']} (batch size {args.batch_size}, "
+          f"same backends, no Celery): {local['sent']:,} sent in {local['wall']:.2f} s = "
+          f"{local['sent'] / local['wall']:.0f} reminders/s in one process; CPU per reminder "
+          f"Python {us(local['app_cpu'], local['sent'])} µs + PostgreSQL "
+          f"{us(local['db_cpu'], local['sent'])} µs, so {os.cpu_count()} CPUs doing nothing "
+          f"else could send at most {os.cpu_count() / cpu_local:.0f} reminders/s")  # fmt: skip
+
+    rps_med = statistics.median(d["rps"] for d in dispatches)
+    tps_med = statistics.median(n["tps"] for n in noops)
+    dups = sum(d["duplicates"] for d in dispatches)
+    all_sent = all(d["statuses"] == {"sent": args.reminders} for d in dispatches)
+    exact = all(d["recorded"] == args.reminders for d in dispatches)
+    lat_all = sorted(x for d in dispatches for x in d["latencies"])
+    worker_cpu = statistics.median(
+        (d["app_cpu"] + d["db_cpu"]) / max(d["sent"], 1) for d in dispatches
+    )
+    noop_cpu = statistics.median((n["app_cpu"] + n["db_cpu"]) / args.noop_tasks for n in noops)
+    met = rps_med >= TARGET_RPS
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "MISS"
+
+    print("\n==== SUMMARY bench/dispatch.py " + "=" * 47)
+    print(f"dispatch: {rps_med:.0f} reminders/s (median of {args.rounds}: "
+          f"{', '.join(format(d['rps'], '.0f') for d in dispatches)}), batch size "
+          f"{args.batch_size}, two worker processes (one prefork worker, concurrency "
+          f"{args.concurrency}); CPU {worker_cpu * 1e6:.0f} µs per reminder (worker + PostgreSQL)")  # fmt: skip
+    print(f"no-op Celery tasks: {tps_med:.0f} tasks/s (median: "
+          f"{', '.join(format(n['tps'], '.0f') for n in noops)}) through the same broker and "
+          f"worker; CPU {noop_cpu * 1e6:.0f} µs per task")  # fmt: skip
+    print(f"ratio reminders/s ÷ no-op tasks/s: {rps_med / tps_med:.2f} (> 1 expected: one task "
+          f"carries a batch of up to {args.batch_size} reminders)")  # fmt: skip
+    print(f"enqueue -> sent latency over all rounds: p50 {common.percentile(lat_all, 50) * 1000:.0f} ms, "
+          f"p99 {common.percentile(lat_all, 99) * 1000:.0f} ms (the whole backlog is enqueued at "
+          f"once, so these follow the wall time)")  # fmt: skip
+    print(
+        f"[{verdict(met)}] ≥ {TARGET_RPS:.0f} reminders/s with two worker processes: {rps_med:.0f}"
+    )
+    print(f"[{verdict(dups == 0)}] duplicates (COUNT(*) - COUNT(DISTINCT reminder_id)): {dups}")
+    print(f"[{verdict(all_sent and exact)}] every reminder sent once in every round "
+          f"(statuses all 'sent', recorded = {args.reminders:,})")  # fmt: skip
+    busy, load_start, started = machine
+    print(f"machine: {os.cpu_count()} CPUs shared by the worker, PostgreSQL, Redis and this "
+          f"script; {busy:.0%} busy in the second before the rounds (other work); load average "
+          f"{load_start:.2f} at start, {os.getloadavg()[0]:.2f} at the end; wall time "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    common.install_signal_handlers()
+    started = time.perf_counter()
+    redis_server = RedisServer()
+    worker = None
+    conn = None
+    try:
+        redis_server.start()
+        t0 = time.perf_counter()
+        common.recreate_database(args.db)
+        common.migrate(args.db)
+        django_setup(args.db, redis_server)
+        log(f"database {args.db} created and migrated in {time.perf_counter() - t0:.1f} s")
+        import psycopg
+
+        from netcare.celery import app
+
+        seeded = seed(args, dt.datetime.now(dt.UTC))
+        conn = psycopg.connect(
+            host=common.PG_HOST, port=common.PG_PORT, user=common.PG_USER, dbname=args.db,
+            autocommit=True,
+        )  # fmt: skip
+        worker = Worker(args.db, redis_server.url(0), redis_server.url(1), args).start(app)
+        busy = common.machine_busy(1.0)
+        load_start = os.getloadavg()[0]
+        log(f"machine before the rounds: {busy:.0%} of CPU busy, load average {load_start:.2f}")
+        dispatches, noops = [], []
+        for r in range(args.rounds):
+            order = ("noop", "dispatch") if r % 2 == 0 else ("dispatch", "noop")
+            for what in order:
+                if what == "noop":
+                    noops.append(run_noop(args, app, worker, redis_server))
+                    n = noops[-1]
+                    log(f"round {r + 1}: {args.noop_tasks:,} no-op tasks in {n['wall']:.2f} s = "
+                        f"{n['tps']:.0f} tasks/s (enqueued beforehand in {n['enqueue']:.1f} s)")  # fmt: skip
+                else:
+                    dispatches.append(run_dispatch(args, app, conn, worker))
+                    d = dispatches[-1]
+                    log(f"round {r + 1}: {d['sent']:,} reminders sent in {d['wall']:.2f} s = "
+                        f"{d['rps']:.0f} reminders/s, duplicates {d['duplicates']}")  # fmt: skip
+        worker.stop()
+        worker = None
+        local = in_process(args, conn)
+        met = report(args, seeded, dispatches, noops, local, (busy, load_start, started))
+        if args.profile or not met:
+            print("\nWhy: where a batch spends its CPU (in this process, same backends):")
+            profile(args, conn)
+    finally:
+        if worker is not None:
+            worker.stop()
+        if conn is not None:
+            conn.close()
+        redis_server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
