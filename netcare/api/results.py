@@ -60,6 +60,26 @@ def _filter_course(request: Request, qs: QuerySet) -> QuerySet:
     return qs
 
 
+def _page(
+    view: ApiView,
+    request: Request,
+    model: type,
+    out: type[serializers.Serializer],
+    related: tuple[str, ...] = (),
+    context: dict | None = None,
+) -> Response:
+    """One cursor page of a result model, scoped to the caller's courses, reads logged."""
+    qs = model.objects.filter(course__in=courses_visible_to(request.user))
+    qs = _filter_course(request, qs).select_related("course", *related)
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(qs, request, view=view)
+    log_reads(request, [row.course.patient_id for row in page])
+    for row in page:
+        if isinstance(getattr(row, "warnings", None), list):
+            row.warnings = _warnings(row.warnings)
+    return paginator.get_paginated_response(out(page, many=True, context=context or {}).data)
+
+
 class WarningOut(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
@@ -109,14 +129,7 @@ class ImagingView(ApiView):
     @extend_schema(parameters=[OpenApiParameter("course", int), OpenApiParameter("cursor", str)],
                    responses=ImagingOut(many=True))  # fmt: skip
     def get(self, request: Request) -> Response:
-        qs = ImagingStudy.objects.filter(course__in=courses_visible_to(request.user))
-        qs = _filter_course(request, qs).select_related("course", "event", "event__actor")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        log_reads(request, [study.course.patient_id for study in page])
-        for study in page:
-            study.warnings = _warnings(study.warnings)
-        return paginator.get_paginated_response(ImagingOut(page, many=True).data)
+        return _page(self, request, ImagingStudy, ImagingOut, ("event", "event__actor"))
 
     @extend_schema(request=ImagingIn, responses={201: ImagingOut})
     @idempotent
@@ -162,14 +175,7 @@ class LabView(ApiView):
     @extend_schema(parameters=[OpenApiParameter("course", int), OpenApiParameter("cursor", str)],
                    responses=LabOut(many=True))  # fmt: skip
     def get(self, request: Request) -> Response:
-        qs = LabResult.objects.filter(course__in=courses_visible_to(request.user))
-        qs = _filter_course(request, qs).select_related("course")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        log_reads(request, [lab.course.patient_id for lab in page])
-        for lab in page:
-            lab.warnings = _warnings(lab.warnings)
-        return paginator.get_paginated_response(LabOut(page, many=True).data)
+        return _page(self, request, LabResult, LabOut)
 
     @extend_schema(request=LabIn, responses={201: LabOut})
     @idempotent
@@ -253,13 +259,7 @@ class SymptomView(ApiView):
     @extend_schema(parameters=[OpenApiParameter("course", int), OpenApiParameter("cursor", str)],
                    responses=SymptomOut(many=True))  # fmt: skip
     def get(self, request: Request) -> Response:
-        qs = SymptomCheck.objects.filter(course__in=courses_visible_to(request.user))
-        qs = _filter_course(request, qs).select_related("course")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        log_reads(request, [check.course.patient_id for check in page])
-        data = SymptomOut(page, many=True, context=self._context(request)).data
-        return paginator.get_paginated_response(data)
+        return _page(self, request, SymptomCheck, SymptomOut, context=self._context(request))
 
     @extend_schema(request=SymptomIn, responses={201: SymptomOut})
     @idempotent
