@@ -1021,3 +1021,13 @@ def rss_kb() -> tuple[int, int]:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 values[line.split(":")[0]] = int(line.split()[1])
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+def drop_database(name: str) -> None:
+    """Drop a bench database at the end of a run (terminating leftover sessions)."""
+    import psycopg
+
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

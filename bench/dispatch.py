@@ -12,9 +12,10 @@ Set up by the script (none of it timed):
 - --reminders/2 open courses by COPY, each patient consenting to email and SMS with both
   addresses, quiet hours 21:00-08:00 in a time zone where it is day now (so none is
   deferred), languages en/pt/es/fr; one active scheduled item per course (imaging, visit,
-  CgA, symptom check or SSA injection; due dates spread like a day's sweep: 60 % within the
-  look-ahead, 40 % overdue); two pending reminders per item (email and SMS) by bulk_create,
-  exactly what alerts.services.sweep would have inserted;
+  CgA, symptom check or SSA injection; --due-dates daily: the three due dates of a day's
+  sweep in steady state - entering the look-ahead 60 %, due today 25 %, past the window
+  15 % - or spread: anywhere in the window, as a first sweep); two pending reminders per
+  item (email and SMS) by bulk_create, what alerts.services.sweep would have inserted;
 - one worker: `celery -A netcare worker --concurrency 2 --pool prefork --loglevel INFO`
   (the Procfile's flags) with `--include bench.dispatch` (for the no-op task below) - a main
   process that talks to Redis and two forked pool processes that run the tasks ("two worker
@@ -132,6 +133,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile", action="store_true", help="cProfile in-process batches even on a pass"
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds one round may take")
+    parser.add_argument(
+        "--keep-db",
+        action="store_true",
+        help="leave the database for inspection (default: drop it)",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 reminders, one round")
     args = parser.parse_args(argv)
     if args.quick:
@@ -528,7 +534,7 @@ def report(args, seeded, dispatches, noops, local, machine) -> bool:
           f"consented, daytime zones, due dates '{args.due_dates}') per round; batch size "
           f"{args.batch_size}; one worker `celery -A netcare worker --concurrency "
           f"{args.concurrency} --pool prefork` ({args.concurrency} pool processes) on a private "
-          f"redis-server; recording backends; {args.rounds} rounds alternating which goes first")  # fmt: skip
+          f"redis-server; recording backends; {args.rounds} round(s), alternating which goes first")  # fmt: skip
     head = (f"{'round':<6}{'run':<10}{'units':>8}{'wall s':>8}{'per s':>8}{'p50 ms':>8}"
             f"{'p99 ms':>8}{'dup':>5}{'claims':>7}{'tasks':>7}  CPU µs/unit worker + PostgreSQL; statuses")  # fmt: skip
     print(head)
@@ -660,6 +666,13 @@ def main(argv: list[str] | None = None) -> int:
         if conn is not None:
             conn.close()
         redis_server.stop()
+        if not args.keep_db:
+            with contextlib.suppress(Exception):  # Django may not be set up yet
+                from django.db import connections
+
+                connections.close_all()
+            common.drop_database(args.db)
+            log(f"database {args.db} dropped (--keep-db keeps it)")
     return 0
 
 

@@ -33,6 +33,7 @@ scheduled_due_active.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -158,6 +159,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variant-rounds", type=int, default=3)
     parser.add_argument("--teams", type=int, default=50)
     parser.add_argument("--seed", type=int, default=8, help="random seed of the data")
+    parser.add_argument(
+        "--keep-db",
+        action="store_true",
+        help="leave the database for inspection (default: drop it)",
+    )
     parser.add_argument("--quick", action="store_true", help="20,000 courses (2,000 first)")
     parser.add_argument(
         "--rss-probe", nargs=3, metavar=("DB", "TODAY", "NOW"), help=argparse.SUPPRESS
@@ -581,6 +587,19 @@ def main(argv: list[str] | None = None) -> int:
         rss_probe(*args.rss_probe)
         return 0
     common.install_signal_handlers()
+    try:
+        return run(args)
+    finally:
+        if not args.keep_db:
+            with contextlib.suppress(Exception):  # Django may not be set up yet
+                from django.db import connections
+
+                connections.close_all()
+            common.drop_database(args.db)
+            log(f"database {args.db} dropped (--keep-db keeps it)")
+
+
+def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     common.prepare_database(args.db)
     bench = Bench(args)
