@@ -42,8 +42,16 @@ def sweep(today: str | None = None) -> int:
     """Insert the reminders due today (ISO date; default: today), then start a dispatch."""
     inserted = services.sweep(today=_date(today), now=timezone.now())
     if inserted:
-        transaction.on_commit(dispatch.delay)
+        transaction.on_commit(_start_dispatch)
     return inserted
+
+
+def _start_dispatch() -> None:
+    try:
+        dispatch.delay()
+    except Exception:
+        # The reminders are committed; beat's dispatch tick sends them once the broker is back.
+        logger.warning("could not enqueue a dispatch after the sweep", exc_info=True)
 
 
 @shared_task(name="alerts.dispatch", **TASK_DEFAULTS)

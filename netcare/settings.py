@@ -253,7 +253,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["netcare.api.parsers.BoundedJSONParser"],
     # Documents the error bodies of every operation (undocumented 4xx fail schemathesis).
     "DEFAULT_SCHEMA_CLASS": "netcare.api.schema.NetcareAutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["netcare.api.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="2000/minute"),
         "token": env.str("THROTTLE_TOKEN", default="20/minute"),
@@ -279,7 +279,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # A Redis that stops answering must not hang requests (throttles read the cache).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }

@@ -8,12 +8,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from .base import ApiView
 from .schema import NetcareAutoSchema
+from .throttling import ScopedRateThrottle
 
 LOCKED_OUT = {
     "code": "locked_out",

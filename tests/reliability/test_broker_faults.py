@@ -93,12 +93,6 @@ def test_with_redis_down_the_api_records_events_and_reminders_go_out_once_it_is_
     assert worker.text().count("Connected to redis") >= 2  # at start, and again after
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="netcare/settings.py: CACHES uses REDIS_URL, the broker's Redis, and DRF's "
-    "UserRateThrottle (DEFAULT_THROTTLE_CLASSES) reads it on every request: with Redis "
-    "down every API call is a 500 (redis.exceptions.ConnectionError in allow_request)",
-)
 def test_with_redis_down_the_api_still_answers_when_the_cache_shares_that_redis(
     broker, clinician, team_a
 ):
@@ -119,12 +113,6 @@ def test_with_redis_down_the_api_still_answers_when_the_cache_shares_that_redis(
     assert statuses == {"201": 20}, statuses
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts/tasks.py sweep: transaction.on_commit(dispatch.delay) is not isolated; "
-    "with the broker down the publish error (kombu OperationalError) fails the sweep task "
-    "after its reminders committed, instead of being logged",
-)
 def test_a_sweep_that_cannot_enqueue_its_dispatch_commits_and_logs_it(
     broker, clinician, team_a, caplog
 ):
