@@ -299,11 +299,12 @@ def _claim(*, now: datetime, batch_size: int, counts: DispatchCounts) -> _Claim:
         def locked(rows: QuerySet[Reminder]) -> QuerySet[Reminder]:
             return rows.select_for_update(skip_locked=True)
 
-        rows = list(locked(lease_expired(now)).order_by("leased_until")[:batch_size])
-        if len(rows) < batch_size:
-            rows += list(
-                locked(claimable(now)).order_by("send_after", "pk")[: batch_size - len(rows)]
-            )
+        # A reminder whose lease ran out is retried alone: if its send is what killed the
+        # worker (a poison message), it must not take a batch of innocent ones down with it
+        # again, nor charge them its attempts.
+        rows = list(locked(lease_expired(now)).order_by("leased_until", "pk")[:1])
+        if not rows:
+            rows = list(locked(claimable(now)).order_by("send_after", "pk")[:batch_size])
         if not rows:
             return claim
         courses = Course.objects.select_related("patient").in_bulk({r.course_id for r in rows})
@@ -662,10 +663,13 @@ def dispatch_batch(*, now: datetime | None = None, batch_size: int | None = None
 
 
 def claimable_count(*, now: datetime, limit: int) -> int:
-    """How many reminders a dispatcher could claim now, counted up to `limit`."""
-    pending = claimable(now).values("pk")[:limit].count()
-    expired = lease_expired(now).values("pk")[:limit].count()
-    return min(pending + expired, limit)
+    """How many reminders a dispatcher could claim now in normal batches, up to `limit`."""
+    return claimable(now).values("pk")[:limit].count()
+
+
+def lease_expired_count(*, now: datetime, limit: int) -> int:
+    """How many reminders wait to be retried alone after a lost lease, up to `limit`."""
+    return lease_expired(now).values("pk")[:limit].count()
 
 
 def reminder_resend(

@@ -63,8 +63,11 @@ def dispatch() -> int:
     """
     size = conf.batch_size()
     limit = size * conf.max_batches_per_tick()
-    work = services.claimable_count(now=timezone.now(), limit=limit)
-    batches = math.ceil(work / size)
+    now = timezone.now()
+    work = services.claimable_count(now=now, limit=limit)
+    # Each lease-expired reminder is claimed alone (see services._claim): one task each.
+    recoveries = services.lease_expired_count(now=now, limit=conf.max_batches_per_tick())
+    batches = math.ceil(work / size) + recoveries
     for _ in range(batches):
         dispatch_batch.delay()
     return batches

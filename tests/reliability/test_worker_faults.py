@@ -185,12 +185,6 @@ def test_a_poison_reminder_ends_failed_after_the_attempt_cap_with_one_alert(
     assert duplicates() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts/services.py _claim/_decide: a child killed by one message charges an "
-    "attempt to every reminder of its batch; re-claimed together, the poison kills the batch "
-    "again until all of them reach ALERTS_MAX_ATTEMPTS and fail, one alert each",
-)
 def test_a_poison_reminder_does_not_take_its_batch_mates_down(workers, clinician, team_a):
     # Item 4, the poison first in a batch of five: its batch-mates were never handed to the
     # provider, and must be sent, not failed with it.
