@@ -836,11 +836,14 @@ def alert_raise(
     details: Mapping[str, Any] | None = None,
     now: datetime | None = None,
     reason: str = "",
+    same_when: tuple[str, ...] = (),
 ) -> CoordinatorAlert:
     """Open an alert, or add an occurrence to the open one of the same course and kind.
 
     Severity only rises. Safe under concurrency: the partial unique constraint lets one
-    insert win; the loser retries and finds the open alert.
+    insert win; the loser retries and finds the open alert. `same_when` names detail keys
+    that identify one occurrence (an overdue item's due date): an open alert with the same
+    values and no lower severity is that occurrence already, seen by a concurrent run.
     """
     if severity not in Severity.values:
         raise ValueError(f"unknown severity {severity!r}")
@@ -866,6 +869,12 @@ def alert_raise(
                         details=details,
                     )
                     _with_history(alert, actor, reason or f"{kind} raised")
+                elif (
+                    same_when
+                    and all(alert.details.get(key) == details.get(key) for key in same_when)
+                    and _rank(alert.severity) >= _rank(severity)
+                ):
+                    return alert
                 else:
                     alert.occurrences += 1
                     alert.last_seen_at = now
@@ -997,6 +1006,7 @@ def escalate(*, today: date, now: datetime | None = None, chunk_size: int = 500)
                     details=details,
                     now=now,
                     reason=f"{item.kind} overdue since {item.due_on.isoformat()}",
+                    same_when=("due_on",),
                 )
                 written += 1
             except Exception:

@@ -135,12 +135,6 @@ def test_sweep_and_escalate_fired_twice_at_once_on_two_worker_processes_add_noth
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts/services.py escalate/alert_raise: two runs that both read no open alert "
-    "race in alert_raise; the loser's IntegrityError retry finds the winner's alert and adds "
-    "an occurrence (occurrences=2, a 'seen again' history row) for one overdue item",
-)
 def test_a_duplicate_escalation_tick_does_not_count_an_overdue_item_twice(
     clinician, team_a, monkeypatch
 ):
