@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import redis
 from netcare.celery import app
 from tests.alerts.conftest import ensure_role_groups
 from tests.conftest import CI
+from tests.integration.conftest import WorkerProcess
 from tests.integration.conftest import test_database_url as database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,11 +153,10 @@ RECEIVED = re.compile(r"Task ([\w.]+)\[([0-9a-f-]+)\] received")
 
 
 @dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    name: str
-    log: Path
-    app_name: str
+class Worker(WorkerProcess):
+    """A worker subprocess (kill/stop from the integration tests') that reads its own log."""
+
+    app_name: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
     def text(self) -> str:
@@ -176,20 +175,6 @@ class Worker:
             capture_output=True, text=True, check=False,
         ).stdout  # fmt: skip
         return [int(line.split()[0]) for line in out.splitlines() if line.strip()]
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool children (its own process group)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
