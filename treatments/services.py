@@ -318,6 +318,17 @@ def _check_event_input(
         errors["occurred_on"] = [
             "Events cannot be dated before the surgery that opened the course."
         ]
+    # A re-resection re-anchors surveillance on its date: it must be a real, past operation
+    # of this course (CLINICAL.md §6: nothing in the future, nothing before the surgery).
+    performed = cleaned.get("performed_on")
+    if performed is not None:
+        performed_on = dt.date.fromisoformat(performed)
+        if performed_on > today():
+            errors["data.performed_on"] = ["The operation cannot be dated in the future."]
+        elif performed_on < course.surgery.performed_on:
+            errors["data.performed_on"] = [
+                "The operation cannot be dated before the surgery that opened the course."
+            ]
     if override and not (override_reason or "").strip():
         errors["override_reason"] = ["A clinician's override needs a written reason."]
     if errors:

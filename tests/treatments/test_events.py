@@ -493,6 +493,30 @@ def test_an_event_dated_in_the_future_or_before_the_surgery_is_refused(
     assert record(course, clinician, "recurrence_detected", occurred_on=good).course.version == 2
 
 
+@pytest.mark.parametrize(
+    ("bad", "good"),
+    [
+        (TODAY + dt.timedelta(days=1), ACT_ON),
+        (factories.SURGERY_ON - dt.timedelta(days=1), factories.SURGERY_ON),
+    ],
+    ids=["future", "before-surgery"],
+)
+def test_a_re_resection_dated_in_the_future_or_before_the_surgery_is_refused(
+    clinician, team_a, bad, good
+):
+    # Its date re-anchors surveillance, so it must be a real operation of this course.
+    course = course_in("resection", clinician, team_a)
+    data = RESECTED_NED | {"performed_on": bad.isoformat()}
+
+    error = refused(InvalidInput, course, clinician, "resection_completed", data)
+
+    assert "data.performed_on" in error.errors
+    done = record(
+        course, clinician, "resection_completed", data | {"performed_on": good.isoformat()}
+    )
+    assert done.course.state == "surveillance"
+
+
 def test_a_date_and_time_is_not_a_date(clinician, team_a):
     course = course_in("surveillance", clinician, team_a)
 
