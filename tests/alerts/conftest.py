@@ -4,12 +4,10 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import Group
 
 from netcare.celery import app as celery_app
 from surveillance.models import ScheduledItem
 from treatments.models import Course
-from treatments.roles import Role
 
 UTC = dt.UTC
 # A summer Monday: noon in London is 11:00 UTC, well outside the default quiet hours.
@@ -34,16 +32,6 @@ def plan_items(course: Course, **due: dt.date | tuple[dt.date, dt.date | None]) 
             window_end=window_end,
             why="test",
         )
-
-
-def ensure_role_groups() -> None:
-    """Recreate the role groups the personas join, for tests whose database is flushed.
-
-    A flush between transactional tests empties what the migrations seeded; a transactional
-    test that runs after another needs the groups back before the persona fixtures.
-    """
-    for role in (Role.COORDINATOR, Role.CLINICIAN, Role.PATIENT, Role.INTEGRATION):
-        Group.objects.get_or_create(name=role.value)
 
 
 @pytest.fixture

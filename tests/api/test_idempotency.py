@@ -7,7 +7,6 @@ arrive together (PostgreSQL test: ten threads behind a barrier).
 import threading
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -128,9 +127,6 @@ def test_a_refused_write_is_replayed_as_refused(api, coordinator, course):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_ten_identical_posts_at_once_record_one_event():
-    # A transactional test flushes the tables, the role groups of the data migration included.
-    for role in ("coordinator", "clinician", "patient", "integration"):
-        Group.objects.get_or_create(name=role)
     team = factories.team()
     clinician = factories.user("clinician", "clinician", team)
     coordinator = factories.user("coordinator", "coordinator", team)

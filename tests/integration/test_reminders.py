@@ -17,15 +17,10 @@ from django.utils import timezone
 from alerts import tasks
 from alerts.models import RecordedMessage, Reminder
 from tests import factories
-from tests.alerts.conftest import ensure_role_groups, plan_items
+from tests.alerts.conftest import plan_items
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _role_groups(transactional_db) -> None:
-    ensure_role_groups()  # autouse: before the persona fixtures need them
 
 
 RECORDING = {

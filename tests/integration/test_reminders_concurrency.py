@@ -13,14 +13,9 @@ from django.db import connection
 from alerts import services
 from alerts.models import Reminder
 from tests import factories
-from tests.alerts.conftest import NOON, TODAY, ensure_role_groups, plan_items
+from tests.alerts.conftest import NOON, TODAY, plan_items
 
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture(autouse=True)
-def _role_groups(transactional_db) -> None:
-    ensure_role_groups()  # autouse: before the persona fixtures need them
 
 
 @pytest.mark.postgres

@@ -28,7 +28,6 @@ import pytest
 import redis
 
 from netcare.celery import app
-from tests.alerts.conftest import ensure_role_groups
 from tests.conftest import CI
 from tests.integration.conftest import WorkerProcess
 from tests.integration.conftest import test_database_url as database_url
@@ -138,15 +137,6 @@ def broker(private_redis) -> Iterator[RedisServer]:
     """The private Redis, with this process's Celery app publishing to it."""
     with app_broker(private_redis.url):
         yield private_redis
-
-
-@pytest.fixture(autouse=True)
-def _role_groups(request) -> None:
-    # A transactional test's flush empties the groups the migrations seeded; the personas need
-    # them back. Only for tests that use the database (the static ones do not).
-    if request.node.get_closest_marker("django_db") or "transactional_db" in request.fixturenames:
-        request.getfixturevalue("db")  # honours the marker's transaction=True
-        ensure_role_groups()
 
 
 RECEIVED = re.compile(r"Task ([\w.]+)\[([0-9a-f-]+)\] received")

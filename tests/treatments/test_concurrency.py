@@ -10,7 +10,6 @@ import threading
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 
 from netcare.errors import InvalidInput, StaleVersion, TransitionNotAllowed
@@ -24,14 +23,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("today"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _role_groups(transactional_db) -> None:
-    # The flush that ends each transactional test also empties the groups a data migration
-    # created; the personas need them back.
-    for name in ("coordinator", "clinician", "patient", "integration"):
-        Group.objects.get_or_create(name=name)
 
 
 def race(course: Course, actor, threads: int, **event: Any) -> list[Any]:
