@@ -36,12 +36,9 @@ def _text(max_length: int = 200, **kwargs) -> serializers.CharField:
     return serializers.CharField(max_length=max_length, **kwargs)
 
 
-class PatientInSerializer(StrictSerializer):
-    mrn = _text(40)
-    given_name = _text(100)
-    family_name = _text(100)
-    birth_date = serializers.DateField()
-    sex = serializers.ChoiceField(choices=Sex.choices)
+class PatientUpdateSerializer(StrictSerializer):
+    """What a patient may change of itself: contact details, time zone, quiet hours, consents."""
+
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     phone = _text(20, required=False, allow_blank=True)
     timezone = _text(64, required=False)
@@ -50,6 +47,16 @@ class PatientInSerializer(StrictSerializer):
     email_consent = serializers.BooleanField(required=False)
     quiet_hours_start = LocalTimeField(required=False)
     quiet_hours_end = LocalTimeField(required=False)
+
+
+class PatientInSerializer(PatientUpdateSerializer):
+    """A new patient: who they are, and the contact details of PatientUpdateSerializer."""
+
+    mrn = _text(40)
+    given_name = _text(100)
+    family_name = _text(100)
+    birth_date = serializers.DateField()
+    sex = serializers.ChoiceField(choices=Sex.choices)
 
 
 class DiagnosisInSerializer(StrictSerializer):
@@ -126,20 +133,9 @@ class PatientSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PatientUpdateSerializer(StrictSerializer):
-    """What a patient may change of itself; staff may also correct the names."""
-
-    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
-    phone = _text(20, required=False, allow_blank=True)
-    timezone = _text(64, required=False)
-    language = serializers.ChoiceField(choices=[c for c, _ in settings.LANGUAGES], required=False)
-    sms_consent = serializers.BooleanField(required=False)
-    email_consent = serializers.BooleanField(required=False)
-    quiet_hours_start = LocalTimeField(required=False)
-    quiet_hours_end = LocalTimeField(required=False)
-
-
 class StaffPatientUpdateSerializer(PatientUpdateSerializer):
+    """Staff may also correct the names."""
+
     given_name = _text(100, required=False)
     family_name = _text(100, required=False)
 
