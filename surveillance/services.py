@@ -31,7 +31,7 @@ from netcare.errors import (
     PermissionDenied,
     TransitionNotAllowed,
 )
-from treatments import machine
+from treatments import machine, staging
 from treatments import services as treatment_services
 from treatments.models import Course, CourseEvent
 from treatments.roles import may_override_guards, system_user
@@ -161,7 +161,9 @@ def _issue_dict(issue: schedule.PlanIssue) -> dict[str, Any]:
 def _course(course: Course | int) -> Course:
     """A fresh read: a caller's instance may predate an event that changed the state."""
     pk = course.pk if isinstance(course, Course) else course
-    return Course.objects.select_related("surgery", "diagnosis", "current_line").get(pk=pk)
+    return Course.objects.select_related("surgery", "diagnosis", "current_line", "patient").get(
+        pk=pk
+    )
 
 
 def _lock_open(course: Course) -> Course:
@@ -185,11 +187,17 @@ def _lock_open(course: Course) -> Course:
 
 
 def _date_errors(name: str, value: Any, course: Course, today: dt.date) -> dict[str, list[str]]:
-    """CLINICAL.md §6: a result is dated neither in the future nor before the surgery."""
+    """CLINICAL.md §6: a result is dated neither in the future nor before the surgery.
+
+    Nor before the patient's birth date: the staging module's date rule, asked here.
+    """
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         return {name: ["Enter a date (YYYY-MM-DD)."]}
     if value > today:
         return {name: ["Cannot be in the future."]}
+    issue = staging.clinical_date_issue(value, birth_date=course.patient.birth_date)
+    if issue:
+        return {name: [issue]}
     surgery_on = course.surgery.performed_on
     if value < surgery_on:
         return {
@@ -415,8 +423,12 @@ def plan_create(
     if existing is not None:
         return existing
     dx, op = course.diagnosis, course.surgery
+    # The staging module maps sub-stages (IIIB) and "not staged" (NEC) to the risk table's rows.
     group = schedule.risk_group(
-        dx.stage, dx.grade, None if dx.ki67_percent is None else float(dx.ki67_percent), op.margin
+        staging.risk_stage(dx.stage),
+        dx.grade,
+        None if dx.ki67_percent is None else float(dx.ki67_percent),
+        op.margin,
     )
     params = schedule.default_plan(group)
     with transaction.atomic():

@@ -50,7 +50,7 @@ class CareTeam(models.Model):
     """A clinic's team; coordinators, clinicians and integration users are members."""
 
     name = models.CharField(max_length=120)
-    clinic = models.CharField(max_length=120, help_text="MRNs are unique within a clinic.")
+    clinic = models.CharField(max_length=120, help_text="MRNs are unique within a care team.")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="care_teams", blank=True
     )
@@ -103,8 +103,11 @@ class Patient(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        # A patient record belongs to one care team, and the MRN is unique there. Unique
+        # per clinic, a registration would have told one team that another team of the
+        # clinic already holds a patient with that MRN.
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "mrn"], name="mrn_unique_in_clinic")
+            models.UniqueConstraint(fields=["care_team", "mrn"], name="mrn_unique_in_team")
         ]
         indexes = [models.Index(fields=["family_name", "given_name"])]
 
@@ -139,10 +142,33 @@ class Diagnosis(models.Model):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(1000)],
     )
-    t = models.CharField("T", max_length=3, choices=_choices(staging.T_VALUES))
+    t = models.CharField(
+        "T", max_length=3, choices=_choices(staging.ALL_T_VALUES), help_text="The highest T."
+    )
     n = models.CharField("N", max_length=3, choices=_choices(staging.N_VALUES))
     m = models.CharField("M", max_length=3, choices=_choices(staging.M_VALUES))
-    stage = models.CharField(max_length=8, editable=False)
+    tumour_count = models.PositiveSmallIntegerField(
+        "number of primary tumours",
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(staging.TUMOUR_COUNT_MAX)],
+    )
+    tumour_size_mm = models.DecimalField(
+        "size of the largest primary (mm)",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(staging.TUMOUR_SIZE_MAX_MM)],
+    )
+    mesenteric_mass_over_2cm = models.BooleanField("mesenteric mass over 2 cm", default=False)
+    # Null for NEC and MiNEN: AJCC stages them with carcinoma chapters not encoded here.
+    stage = models.CharField(max_length=8, null=True, blank=True, editable=False)
+    stage_system = models.CharField(
+        max_length=30,
+        choices=_choices(staging.STAGE_SYSTEMS),
+        default=staging.JEJUNUM_ILEUM,
+        editable=False,
+    )
     grade = models.CharField(max_length=8, editable=False)
     sstr_imaging = models.CharField(
         "somatostatin-receptor imaging",
@@ -160,7 +186,33 @@ class Diagnosis(models.Model):
         verbose_name_plural = "diagnoses"
 
     def __str__(self) -> str:
-        return f"{self.primary_site} NET, stage {self.stage}, {self.grade}"
+        return f"{self.primary_site} NET, stage {self.stage or 'not staged'}, {self.grade}"
+
+    @property
+    def t_display(self) -> str:
+        """T as reported, with "(m)" for multiple primaries."""
+        return staging.t_display(self.t, self.tumour_count)
+
+    def clean(self) -> None:
+        """Clinical dates are not before the patient's birth date (admin forms ask it too)."""
+        _birth_date_rule(self, ("diagnosed_on", "sstr_imaging_on"))
+
+
+def _birth_date_rule(instance: models.Model, names: tuple[str, ...]) -> None:
+    """Ask the staging module's date rule about each named date field of a patient's record."""
+    # An unsaved patient (a registration in progress) is cached on the instance, with no
+    # value in the foreign key column yet.
+    known = instance.patient_id is not None or instance._meta.get_field("patient").is_cached(
+        instance
+    )
+    birth_date = instance.patient.birth_date if known else None
+    errors = {}
+    for name in names:
+        issue = staging.clinical_date_issue(getattr(instance, name), birth_date=birth_date)
+        if issue:
+            errors[name] = ValidationError(issue, code="before_birth_date")
+    if errors:
+        raise ValidationError(errors)
 
 
 class Margin(models.TextChoices):
@@ -184,6 +236,10 @@ class Surgery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.procedure} on {self.performed_on} ({self.margin})"
+
+    def clean(self) -> None:
+        """The surgery is not dated before the patient's birth date (admin forms ask it too)."""
+        _birth_date_rule(self, ("performed_on",))
 
 
 class Course(models.Model):

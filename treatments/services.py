@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
@@ -34,6 +35,8 @@ from .roles import may_override_guards
 # diagnosis made on the resected specimen is dated after the operation).
 SURGERY_BEFORE_DIAGNOSIS_MAX_DAYS = 180
 
+MRN_TAKEN = "A patient with this MRN already exists in this care team."
+
 PATIENT_FIELDS = frozenset(
     {
         "mrn", "given_name", "family_name", "birth_date", "sex", "email", "phone", "timezone",
@@ -44,7 +47,7 @@ DIAGNOSIS_FIELDS = frozenset(
     {
         "primary_site", "diagnosed_on", "differentiation", "ki67_percent", "mitoses_per_2mm2",
         "t", "n", "m", "sstr_imaging", "sstr_imaging_on", "cga_elevated_preop", "functional",
-        "notes",
+        "notes", "tumour_count", "tumour_size_mm", "mesenteric_mass_over_2cm",
     }
 )  # fmt: skip
 SURGERY_FIELDS = frozenset(
@@ -58,7 +61,7 @@ SURGERY_FIELDS = frozenset(
 @dataclass
 class Registration:
     course: Course
-    warnings: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -103,6 +106,13 @@ def _future(value: Any) -> bool:
     return isinstance(value, dt.date) and value > today()
 
 
+def _number_or_none(errors: Mapping[str, Any], key: str, value: Any) -> float | None:
+    """A model-checked decimal as a float for the staging module, or None if it was refused."""
+    if key in errors or value is None or not isinstance(value, Decimal):
+        return None
+    return float(value)
+
+
 def _as_decimal(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
@@ -125,7 +135,12 @@ def register_course(
     """Register a patient's course after the surgery that opened it; it starts in surveillance.
 
     Either `patient` (the new patient's details) or `patient_id` (an existing patient of the
-    same care team). Nothing is written unless everything is valid.
+    same care team). The staging module decides the stage system, stage, grade and T display,
+    refuses N that disagrees with the nodes, and warns about implausible grades; no clinical
+    date may precede the birth date. Raises InvalidInput (field errors keyed
+    "section.field") and writes nothing unless everything is valid. An MRN is unique within
+    the care team: a patient of another team never clashes, so the answer reveals nothing
+    about other teams.
     """
     errors: dict[str, list[str]] = {}
     if (patient is None) == (patient_id is None):
@@ -143,49 +158,65 @@ def register_course(
             errors |= _prefixed("patient", exc)
         if _future(person.birth_date):
             errors.setdefault("patient.birth_date", []).append("Birth date is in the future.")
-        if person.mrn and Patient.objects.filter(clinic=care_team.clinic, mrn=person.mrn).exists():
-            errors.setdefault("patient.mrn", []).append(
-                "A patient with this MRN already exists in this clinic."
-            )
+        if person.mrn and Patient.objects.filter(care_team=care_team, mrn=person.mrn).exists():
+            errors.setdefault("patient.mrn", []).append(MRN_TAKEN)
     else:
         person = Patient.objects.filter(pk=patient_id, care_team=care_team).first()
         if person is None:
             raise InvalidInput({"patient_id": ["No such patient in this care team."]})
 
     errors |= _unknown("diagnosis", diagnosis, DIAGNOSIS_FIELDS)
-    errors |= _booleans("diagnosis", diagnosis, ("ki67_percent", "mitoses_per_2mm2"))
+    errors |= _booleans(
+        "diagnosis",
+        diagnosis,
+        ("ki67_percent", "mitoses_per_2mm2", "tumour_size_mm", "tumour_count"),
+    )
     dx_values = {k: v for k, v in diagnosis.items() if k in DIAGNOSIS_FIELDS}
-    for key in ("ki67_percent", "mitoses_per_2mm2"):
+    for key in ("ki67_percent", "mitoses_per_2mm2", "tumour_size_mm"):
         if key in dx_values:
             dx_values[key] = _as_decimal(dx_values[key])
+    raw_t = dx_values.get("t")
+    # "T3(m)" is stored as T3 with its tumour count; the staging module checks the pair.
+    dx_values["t"] = staging.split_multifocal(raw_t)[0]
+    dx_values.pop("tumour_count", None)
     dx = Diagnosis(patient=person, **dx_values)
     try:
-        dx.full_clean(exclude=["patient"])
+        dx.full_clean(exclude=["patient", "tumour_count"])
     except ValidationError as exc:
         errors |= _prefixed("diagnosis", exc)
-    if not any(
-        k.startswith("diagnosis.") and k[10:] in {"t", "n", "m", "primary_site"} for k in errors
-    ):
-        try:
-            dx.stage = staging.ajcc_stage(dx.t, dx.n, dx.m, primary_site=dx.primary_site)
-        except staging.StagingError as exc:
-            errors.setdefault(f"diagnosis.{exc.field}", []).append(str(exc))
-    if not any(
-        k in errors
-        for k in (
-            "diagnosis.differentiation",
-            "diagnosis.ki67_percent",
-            "diagnosis.mitoses_per_2mm2",
-        )
-    ):
-        try:
-            dx.grade = staging.who_grade(
-                dx.differentiation,
-                None if dx.ki67_percent is None else float(dx.ki67_percent),
-                None if dx.mitoses_per_2mm2 is None else float(dx.mitoses_per_2mm2),
-            )
-        except staging.StagingError as exc:
-            errors.setdefault(f"diagnosis.{exc.field}", []).append(str(exc))
+
+    errors |= _unknown("surgery", surgery, SURGERY_FIELDS)
+    errors |= _booleans("surgery", surgery, ("nodes_examined", "nodes_positive"))
+    op = Surgery(patient=person, **{k: v for k, v in surgery.items() if k in SURGERY_FIELDS})
+    try:
+        op.full_clean(exclude=["patient"])
+    except ValidationError as exc:
+        errors |= _prefixed("surgery", exc)
+
+    # Fields the model already refused are not assessed again (one message per mistake).
+    assessment = staging.assess(
+        primary_site=dx.primary_site,
+        differentiation=dx.differentiation,
+        t=raw_t,
+        n=dx.n,
+        m=dx.m,
+        ki67_percent=_number_or_none(errors, "diagnosis.ki67_percent", dx.ki67_percent),
+        mitoses_per_2mm2=_number_or_none(errors, "diagnosis.mitoses_per_2mm2", dx.mitoses_per_2mm2),
+        tumour_count=diagnosis.get("tumour_count"),
+        tumour_size_mm=_number_or_none(errors, "diagnosis.tumour_size_mm", dx.tumour_size_mm),
+        mesenteric_mass_over_2cm=dx.mesenteric_mass_over_2cm is True,
+        nodes_examined=None if "surgery.nodes_examined" in errors else op.nodes_examined,
+        nodes_positive=None if "surgery.nodes_positive" in errors else op.nodes_positive,
+    )
+    for key, messages in assessment.errors.items():
+        if key not in errors:
+            errors[key] = messages
+    if not assessment.errors:
+        dx.t = assessment.t
+        dx.tumour_count = assessment.tumour_count
+        dx.stage = assessment.stage
+        dx.stage_system = assessment.stage_system
+        dx.grade = assessment.grade
     for key in ("diagnosed_on", "sstr_imaging_on"):
         if _future(getattr(dx, key, None)):
             errors.setdefault(f"diagnosis.{key}", []).append("Date is in the future.")
@@ -195,13 +226,6 @@ def register_course(
             "add a note saying what was resected."
         )
 
-    errors |= _unknown("surgery", surgery, SURGERY_FIELDS)
-    errors |= _booleans("surgery", surgery, ("nodes_examined", "nodes_positive"))
-    op = Surgery(patient=person, **{k: v for k, v in surgery.items() if k in SURGERY_FIELDS})
-    try:
-        op.full_clean(exclude=["patient"])
-    except ValidationError as exc:
-        errors |= _prefixed("surgery", exc)
     if _future(op.performed_on):
         errors.setdefault("surgery.performed_on", []).append("Date is in the future.")
     if (
@@ -212,14 +236,6 @@ def register_course(
         errors.setdefault("surgery.performed_on", []).append(
             f"Surgery precedes the diagnosis by more than {SURGERY_BEFORE_DIAGNOSIS_MAX_DAYS} days."
         )
-    if (
-        isinstance(op.nodes_examined, int)
-        and isinstance(op.nodes_positive, int)
-        and op.nodes_positive > op.nodes_examined
-    ):
-        errors.setdefault("surgery.nodes_positive", []).append(
-            "More positive nodes than nodes examined."
-        )
     if errors:
         raise InvalidInput(errors)
 
@@ -228,7 +244,7 @@ def register_course(
         for w in machine.registration_warnings(
             nodes_examined=op.nodes_examined, margin=op.margin, m=dx.m
         )
-    ]
+    ] + [notice.as_dict() for notice in assessment.warnings]
     reason = reason or "Course registered after surgery"
     with transaction.atomic():
         if person.pk is None:
@@ -243,9 +259,7 @@ def register_course(
                     person.save()
             except IntegrityError as exc:
                 # Two registrations of one MRN raced past the check above.
-                raise InvalidInput(
-                    {"patient.mrn": ["A patient with this MRN already exists in this clinic."]}
-                ) from exc
+                raise InvalidInput({"patient.mrn": [MRN_TAKEN]}) from exc
         dx.patient = person
         _with_history(dx, actor, reason)
         dx.save()
@@ -314,6 +328,8 @@ def _check_event_input(
         errors["occurred_on"] = ["Enter a date (YYYY-MM-DD)."]
     elif occurred_on > today():
         errors["occurred_on"] = ["Events cannot be dated in the future."]
+    elif issue := staging.clinical_date_issue(occurred_on, birth_date=course.patient.birth_date):
+        errors["occurred_on"] = [issue]
     elif occurred_on < course.surgery.performed_on:
         errors["occurred_on"] = [
             "Events cannot be dated before the surgery that opened the course."
@@ -331,11 +347,27 @@ def _check_event_input(
             ]
     if override and not (override_reason or "").strip():
         errors["override_reason"] = ["A clinician's override needs a written reason."]
+    errors.update(_foreign_references(course, type, cleaned))
     if errors:
         raise InvalidInput(errors)
     if override and not may_override_guards(actor):
         raise PermissionDenied("Only a clinician may override a guideline guard.")
     return cleaned
+
+
+def _foreign_references(course: Course, type: str, cleaned: Mapping[str, Any]) -> dict:
+    """Field errors for event data naming a record that is not this course's (or none at all).
+
+    The machine's field specs say which fields hold ids (``refers_to``). Another course's
+    record and a missing one get the same message, so nothing of other teams is revealed.
+    """
+    errors: dict[str, list[str]] = {}
+    specs = machine.EVENT_FIELDS.get(type, {})
+    for name, value in cleaned.items():
+        target = specs[name].refers_to if name in specs else ""
+        if target and not apps.get_model(target).objects.filter(pk=value, course=course).exists():
+            errors[f"data.{name}"] = ["No such record on this course."]
+    return errors
 
 
 def record_event(
@@ -360,7 +392,7 @@ def record_event(
     """
     course_id = course.pk if isinstance(course, Course) else course
     try:
-        unlocked = Course.objects.select_related("surgery").get(pk=course_id)
+        unlocked = Course.objects.select_related("surgery", "patient").get(pk=course_id)
     except Course.DoesNotExist:
         raise NotFound("No such course.") from None
     cleaned = _check_event_input(

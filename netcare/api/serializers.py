@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from treatments.models import Course, CourseEvent, Patient, Sex, TreatmentLine
+from treatments.staging import STAGE_SYSTEMS
 
 from .strict import StrictDictField, StrictSerializer
 
@@ -69,9 +70,26 @@ class DiagnosisInSerializer(StrictSerializer):
     mitoses_per_2mm2 = serializers.FloatField(
         required=False, allow_null=True, min_value=-1e6, max_value=1e6
     )
-    t = _text(3)
+    # Room for the multiple-primary suffix: "T3(m)", "T1b(12)".
+    t = _text(8, help_text="AJCC T, the highest of multiple primaries; T3(m) is accepted.")
     n = _text(3)
     m = _text(3)
+    tumour_count = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100,
+        help_text="Number of primary tumours (default 1); more than one shows T with (m).",
+    )
+    tumour_size_mm = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=-1e6,
+        max_value=1e6,
+        help_text="Size of the largest primary in mm; needed for T1a/T1b (colon/rectum table).",
+    )
+    mesenteric_mass_over_2cm = serializers.BooleanField(
+        required=False, help_text="A mesenteric mass over 2 cm (makes N2 on the ileum table)."
+    )
     sstr_imaging = _text(10, required=False)
     sstr_imaging_on = serializers.DateField(required=False, allow_null=True)
     cga_elevated_preop = serializers.BooleanField()
@@ -166,7 +184,20 @@ class WarningSerializer(serializers.Serializer):
 
 class CourseSerializer(serializers.ModelSerializer):
     patient = PatientSummarySerializer(read_only=True)
-    stage = serializers.CharField(source="diagnosis.stage", read_only=True)
+    stage = serializers.CharField(
+        source="diagnosis.stage",
+        read_only=True,
+        allow_null=True,
+        help_text="AJCC 8th stage group; null when the stage system is unsupported (NEC, MiNEN).",
+    )
+    stage_system = serializers.ChoiceField(
+        source="diagnosis.stage_system", choices=STAGE_SYSTEMS, read_only=True
+    )
+    t_display = serializers.CharField(
+        source="diagnosis.t_display",
+        read_only=True,
+        help_text="T, with (m) for multiple primaries.",
+    )
     grade = serializers.CharField(source="diagnosis.grade", read_only=True)
     current_line = LineSerializer(read_only=True, allow_null=True)
     next_due_on = serializers.SerializerMethodField()
@@ -174,8 +205,9 @@ class CourseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Course
         fields = [
-            "id", "patient", "care_team", "state", "version", "stage", "grade", "opened_on",
-            "closed_on", "closed_reason", "current_line", "next_due_on",
+            "id", "patient", "care_team", "state", "version", "stage", "stage_system",
+            "t_display", "grade", "opened_on", "closed_on", "closed_reason", "current_line",
+            "next_due_on",
         ]  # fmt: skip
         read_only_fields = fields
 
