@@ -42,3 +42,26 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+class TokenVersion(models.Model):
+    """The generation of one user's API tokens: a token naming an older one is refused.
+
+    Every JWT carries the number current when it was issued (claim ``tv``). A password
+    change, a deactivation or an explicit "log out everywhere" adds one, which revokes every
+    access and refresh token issued before it at once (netcare/credentials.py). A user with
+    no row is at generation 0.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="token_version",
+    )
+    version = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=40, blank=True)
+
+    def __str__(self) -> str:
+        return f"tokens of user {self.user_id}: generation {self.version}"
