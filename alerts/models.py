@@ -217,3 +217,62 @@ class RecordedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to} (reminder {self.reminder_id})"
+
+
+class TaskHeartbeat(models.Model):
+    """When each periodic task last ran to its end (shown by /healthz with its age)."""
+
+    task = models.CharField(max_length=100, unique=True)
+    ran_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.task} @ {self.ran_at:%Y-%m-%d %H:%M:%S}"
+
+
+class InboundMessage(models.Model):
+    """An SMS a patient sent us, kept by the provider's message id so a replay is a no-op.
+
+    Holds the keyword it carried, never the text: a free-text answer may say anything.
+    """
+
+    provider_message_id = models.CharField(max_length=100, unique=True)
+    from_number = models.CharField(max_length=20)
+    keyword = models.CharField(max_length=10, blank=True)
+    sent_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=20, blank=True)
+
+    def __str__(self) -> str:
+        return f"inbound {self.provider_message_id} ({self.keyword or 'text'}): {self.outcome}"
+
+
+class StatusReport(models.Model):
+    """A provider's delivery report, kept once per (message id, status).
+
+    A report whose message id no reminder carries yet (it came before the dispatcher wrote
+    the id) stays with `applied_at` empty and is applied when the id is written.
+    """
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    provider_message_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_message_id", "status"], name="status_report_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["provider_message_id"],
+                name="status_report_pending",
+                condition=Q(applied_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.provider_message_id}: {self.status}"

@@ -41,18 +41,20 @@ from treatments.models import Course, Patient
 from treatments.roles import system_user
 from treatments.selectors import courses_visible_to
 
-from . import conf, messages
+from . import conf, keywords, messages
 from .channels import Message, Outcome, PermanentError, SendResult, TransientError, backend_for
 from .models import (
     AttemptOutcome,
     Channel,
     CoordinatorAlert,
     DeliveryAttempt,
+    InboundMessage,
     Reminder,
     ReminderKind,
     ReminderStatus,
     Severity,
     SkipReason,
+    StatusReport,
     WorkerHeartbeat,
 )
 
@@ -79,10 +81,6 @@ OVERDUE_SEVERITY = {
     schedule.Kind.CGA: Severity.NORMAL,
     schedule.Kind.SYMPTOM_CHECK: Severity.NORMAL,
 }
-
-# Carrier keywords (CTIA / Twilio's defaults): any of these alone in an SMS changes consent.
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-START_WORDS = frozenset({"START", "YES", "UNSTOP"})
 
 
 def _with_history(instance: Any, actor: AbstractBaseUser, reason: str) -> None:
@@ -566,6 +564,9 @@ def _record_outcomes(
         if failed:
             written += owned.bulk_update(failed, ["status", "leased_until", "last_error"])
         _finish_attempts(attempts, finished_at=finished)
+    # After the commit: a report that came before its id was written is applied now (a
+    # report arriving from here on finds the id itself).
+    failed += apply_pending_reports((r.provider_message_id for r in sent), now=finished)
     if written != len(results):
         logger.warning(
             "%d of %d outcomes arrived after their lease was taken over",
@@ -718,42 +719,134 @@ def _alert_reminder_failed(reminder: Reminder, *, now: datetime) -> None:
 # Provider callbacks and consent
 # ---------------------------------------------------------------------------------------------
 
+# Provider words (Twilio's MessageStatus, anymail's normalised event types) -> our status.
 _PROVIDER_STATUS = {
     "sent": ReminderStatus.SENT,
     "delivered": ReminderStatus.DELIVERED,
     "read": ReminderStatus.DELIVERED,
+    "opened": ReminderStatus.DELIVERED,
+    "clicked": ReminderStatus.DELIVERED,
     "undelivered": ReminderStatus.FAILED,
     "failed": ReminderStatus.FAILED,
+    "bounced": ReminderStatus.FAILED,
+    "rejected": ReminderStatus.FAILED,
+    "complained": ReminderStatus.FAILED,
 }
+# Statuses a report may move a reminder from: forward only, and delivered/failed are final.
+_MOVES_FROM = {
+    ReminderStatus.SENT: (ReminderStatus.SENDING,),
+    ReminderStatus.DELIVERED: (ReminderStatus.SENDING, ReminderStatus.SENT),
+    ReminderStatus.FAILED: (ReminderStatus.SENDING, ReminderStatus.SENT),
+}
+_STATUS_ORDER = {ReminderStatus.SENT: 0, ReminderStatus.DELIVERED: 1, ReminderStatus.FAILED: 1}
+
+
+def _apply_report(report: StatusReport, *, now: datetime) -> list[Reminder]:
+    """Apply one stored report to the reminders carrying its id; returns those it failed.
+
+    Marks the report applied when a reminder carries the id (whether or not the status
+    moved: a report that would regress a final status is spent, not kept).
+    """
+    target = _PROVIDER_STATUS[report.status]
+    rows = Reminder.objects.filter(provider_message_id=report.provider_message_id)
+    if not rows.exists():
+        return []
+    movable = rows.filter(status__in=_MOVES_FROM[target])
+    failed: list[Reminder] = []
+    if target == ReminderStatus.SENT:
+        movable.update(status=target)
+    elif target == ReminderStatus.DELIVERED:
+        movable.update(status=target, delivered_at=now)
+    else:
+        ids = list(movable.values_list("pk", flat=True))
+        Reminder.objects.filter(pk__in=ids, status__in=_MOVES_FROM[target]).update(
+            status=target,
+            last_error=f"provider reported {report.status} {report.error_code}".strip()[:500],
+        )
+        failed = list(Reminder.objects.filter(pk__in=ids, status=ReminderStatus.FAILED))
+    StatusReport.objects.filter(pk=report.pk, applied_at__isnull=True).update(applied_at=now)
+    return failed
 
 
 def status_callback(
-    *, message_sid: str, status: str, error_code: str = "", now: datetime | None = None
+    *,
+    message_sid: str,
+    status: str,
+    error_code: str = "",
+    channel: str = Channel.SMS,
+    now: datetime | None = None,
 ) -> bool:
-    """Apply a provider's delivery report; True when it changed a reminder.
+    """Keep a provider's delivery report and apply it; True when it was new.
 
-    Reports arrive out of order (a late "sent" after "delivered"), so a reminder only moves
-    forward: sending -> sent -> delivered | failed, and the last two are final. An unknown
-    message id is ignored.
+    Reports arrive early (before the dispatcher wrote the provider's id), late, twice or out
+    of order. Each (message id, status) is kept once, so a duplicate or a replay changes
+    nothing; a report no reminder matches yet waits in `StatusReport` and is applied by
+    `apply_pending_reports` when the id is written. A reminder only moves forward
+    (sending -> sent -> delivered | failed; the last two are final). A spam complaint also
+    withdraws email consent (the recipient asked not to be written to). Unknown statuses
+    ("queued", "accepted"...) are ignored.
     """
-    target = _PROVIDER_STATUS.get((status or "").strip().lower())
-    if not message_sid or target is None:
+    status = (status or "").strip().lower()
+    if not message_sid or status not in _PROVIDER_STATUS:
         return False
     now = now or timezone.now()
-    rows = Reminder.objects.filter(provider_message_id=message_sid)
-    if target == ReminderStatus.SENT:
-        changed = rows.filter(status=ReminderStatus.SENDING).update(status=target)
-    elif target == ReminderStatus.DELIVERED:
-        changed = rows.filter(status__in=[ReminderStatus.SENDING, ReminderStatus.SENT]).update(
-            status=target, delivered_at=now
+    try:
+        with transaction.atomic():
+            report = StatusReport.objects.create(
+                channel=channel,
+                provider_message_id=message_sid[:100],
+                status=status,
+                error_code=str(error_code or "")[:100],
+                received_at=now,
+            )
+    except IntegrityError:
+        return False  # the same report again: already kept (and applied, or waiting)
+    # Applied after the report is committed: if the dispatcher writes the id meanwhile,
+    # either this read sees its id or its `apply_pending_reports` sees this report.
+    with transaction.atomic():
+        failed = _apply_report(report, now=now)
+    for reminder in failed:
+        _alert_reminder_failed(reminder, now=now)
+    if status == "complained":
+        _withdraw_email_consent_after_complaint(message_sid, now=now)
+    return True
+
+
+def apply_pending_reports(provider_ids: Iterable[str], *, now: datetime) -> list[Reminder]:
+    """Apply the reports that came before these provider ids were written; returns the
+    reminders they failed (the caller raises their alerts). Reports of one id are applied
+    in the order of the status lifecycle, then of arrival."""
+    ids = [pid for pid in provider_ids if pid]
+    failed: list[Reminder] = []
+    if not ids:
+        return failed
+    for chunk in _chunks(ids):
+        reports = sorted(
+            StatusReport.objects.filter(provider_message_id__in=chunk, applied_at__isnull=True),
+            key=lambda r: (_STATUS_ORDER[_PROVIDER_STATUS[r.status]], r.received_at, r.pk),
         )
-    else:
-        changed = rows.filter(status__in=[ReminderStatus.SENDING, ReminderStatus.SENT]).update(
-            status=target, last_error=f"provider reported {status} {error_code}".strip()
+        for report in reports:
+            with transaction.atomic():
+                failed += _apply_report(report, now=now)
+            if report.status == "complained":
+                _withdraw_email_consent_after_complaint(report.provider_message_id, now=now)
+    return failed
+
+
+def _withdraw_email_consent_after_complaint(message_id: str, *, now: datetime) -> None:
+    patient_ids = set(
+        Reminder.objects.filter(provider_message_id=message_id, channel=Channel.EMAIL).values_list(
+            "course__patient_id", flat=True
         )
-        for reminder in rows.filter(status=ReminderStatus.FAILED)[:changed]:
-            _alert_reminder_failed(reminder, now=now)
-    return bool(changed)
+    )
+    for patient_id in patient_ids:
+        consent_set(
+            patient=patient_id,
+            channel=Channel.EMAIL,
+            consent=False,
+            reason="email marked as spam by the recipient",
+            now=now,
+        )
 
 
 def consent_set(
@@ -782,28 +875,106 @@ def consent_set(
         setattr(person, f"{channel}_consent", consent)
         setattr(person, f"{channel}_consent_at", now if consent else None)
         _with_history(person, actor or system_user(), reason)
+        # The history row is dated by the same clock as the change, so that ordering
+        # checks (last_consent_change) agree with a caller's explicit `now`.
+        person._history_date = now
         person.save(update_fields=[f"{channel}_consent", f"{channel}_consent_at"])
     return True
 
 
-def sms_inbound(*, from_number: str, body: str, now: datetime | None = None) -> str | None:
-    """Act on a carrier keyword from a patient's phone: "opted_out", "opted_in" or None."""
-    word = (body or "").strip().strip(".!").upper()
-    if word in STOP_WORDS:
-        consent, result = False, "opted_out"
-    elif word in START_WORDS:
-        consent, result = True, "opted_in"
+def last_consent_change(patient_id: int, channel: str) -> datetime | None:
+    """When the patient's consent to `channel` last changed, from the patient's history
+    (every door, API, admin or webhook, writes a history row); None if it never changed."""
+    field_name = f"{channel}_consent"
+    rows = Patient.history.filter(id=patient_id).order_by("-history_date", "-history_id")
+    newer: tuple[bool, datetime] | None = None
+    for value, when in rows.values_list(field_name, "history_date").iterator():
+        if newer is not None and value != newer[0]:
+            return newer[1]
+        newer = (value, when)
+    return None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What an inbound SMS did: `outcome` is opted_out, opted_in, help, replayed, stale,
+    text (not a keyword) or unknown_number; `language` is the sender's, for a reply."""
+
+    outcome: str
+    language: str = "en"
+
+
+def sms_inbound(
+    *,
+    from_number: str,
+    body: str,
+    message_sid: str = "",
+    sent_at: datetime | None = None,
+    now: datetime | None = None,
+) -> InboundResult:
+    """Act on a keyword from a patient's phone (alerts.keywords: opt-out, opt-in, help).
+
+    Kept by the provider's message id: a replayed message, however well signed, is ignored
+    (a replayed START after a STOP must not restore consent). A keyword sent before the
+    patient's latest consent change (`sent_at`, default: now) does not override it.
+    """
+    now = now or timezone.now()
+    sent_at = sent_at or now
+    meaning = keywords.classify(body)
+    patients = list(Patient.objects.filter(phone=from_number).values_list("pk", "language"))
+    language = messages.language_of(patients[0][1]) if patients else messages.DEFAULT_LANGUAGE
+    if message_sid:
+        try:
+            with transaction.atomic():
+                record = InboundMessage.objects.create(
+                    provider_message_id=message_sid[:100],
+                    from_number=from_number[:20],
+                    keyword=str(meaning or ""),
+                    sent_at=sent_at,
+                    received_at=now,
+                )
+        except IntegrityError:
+            logger.warning("ignored a replay of inbound SMS %s", message_sid)
+            return InboundResult("replayed", language)
     else:
-        return None
-    for patient_id in Patient.objects.filter(phone=from_number).values_list("pk", flat=True):
+        record = None
+
+    outcome = _act_on_keyword(meaning, patients, body=body, sent_at=sent_at, now=now)
+    if record is not None:
+        InboundMessage.objects.filter(pk=record.pk).update(outcome=outcome)
+    return InboundResult(outcome, language)
+
+
+def _act_on_keyword(
+    meaning: keywords.Keyword | None,
+    patients: Sequence[tuple[int, str]],
+    *,
+    body: str,
+    sent_at: datetime,
+    now: datetime,
+) -> str:
+    if meaning is None:
+        return "text"
+    if meaning == keywords.Keyword.HELP:
+        return "help"
+    if not patients:
+        return "unknown_number"
+    consent = meaning == keywords.Keyword.OPT_IN
+    outcome = "stale"
+    for patient_id, _language in patients:
+        changed_at = last_consent_change(patient_id, Channel.SMS)
+        if changed_at is not None and changed_at > sent_at:
+            logger.warning("inbound %s older than patient %s's consent change", meaning, patient_id)
+            continue
         consent_set(
             patient=patient_id,
             channel=Channel.SMS,
             consent=consent,
-            reason=f"inbound SMS {word}",
+            reason=f"inbound SMS {keywords.normalise(body)[:20]}",
             now=now,
         )
-    return result
+        outcome = "opted_in" if consent else "opted_out"
+    return outcome
 
 
 def unsubscribe(*, token: str, now: datetime | None = None) -> Patient:

@@ -8,6 +8,7 @@ holds no CSRF cookie; the signature is the protection.
 from __future__ import annotations
 
 import logging
+from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.core import signing
@@ -22,7 +23,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from . import messages, services
+from . import keywords, messages, services
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +45,22 @@ def _twilio_signed(request: HttpRequest) -> bool:
     return RequestValidator(token).validate(url, request.POST, signature, algorithm)
 
 
+def _message_sid(request: HttpRequest) -> str:
+    # Twilio sends both; SmsSid is the older name of the same id.
+    return request.POST.get("MessageSid", "") or request.POST.get("SmsSid", "")
+
+
 @csrf_exempt
 @require_POST
 def sms_status(request: HttpRequest) -> HttpResponse:
-    """Delivery report for an SMS we sent; an unknown message id is acknowledged and ignored."""
+    """Delivery report for an SMS we sent. Kept even when no reminder carries its id yet (it
+    may come before the dispatcher wrote the id) and applied then; answered 200 either way."""
     if not _twilio_signed(request):
         logger.warning("refused an unsigned or badly signed SMS status callback")
         return HttpResponseForbidden("invalid signature")
     services.status_callback(
-        message_sid=request.POST.get("MessageSid", ""),
-        status=request.POST.get("MessageStatus", ""),
+        message_sid=_message_sid(request),
+        status=request.POST.get("MessageStatus", "") or request.POST.get("SmsStatus", ""),
         error_code=request.POST.get("ErrorCode", ""),
     )
     return HttpResponse(status=200)
@@ -62,13 +69,23 @@ def sms_status(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def sms_inbound(request: HttpRequest) -> HttpResponse:
-    """An SMS from a patient: STOP / START keywords change SMS consent. Replies with no SMS."""
+    """An SMS from a patient: opt-out and opt-in keywords change SMS consent (a replay, known
+    by its MessageSid, changes nothing); a help keyword is answered in the patient's language."""
     if not _twilio_signed(request):
         logger.warning("refused an unsigned or badly signed inbound SMS")
         return HttpResponseForbidden("invalid signature")
-    services.sms_inbound(
-        from_number=request.POST.get("From", ""), body=request.POST.get("Body", "")
+    result = services.sms_inbound(
+        from_number=request.POST.get("From", ""),
+        body=request.POST.get("Body", ""),
+        message_sid=_message_sid(request),
     )
+    if result.outcome == "help":
+        text = keywords.HELP_REPLY[result.language].format(phone=settings.NETCARE_CLINIC_PHONE)
+        twiml = (
+            '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+            f"{escape(text)}</Message></Response>"
+        )
+        return HttpResponse(twiml, content_type="text/xml")
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 
 
