@@ -1,14 +1,18 @@
 """URL configuration."""
 
+import sys
+
 from django.conf import settings
 from django.contrib import admin
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 from django_otp.admin import OTPAdminSite
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from .health import healthz
+from .middleware import unavailable
 
 if settings.ADMIN_OTP_REQUIRED:
     # Staff must pass a verified TOTP device as well as the password to open the admin.
@@ -19,7 +23,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("netcare.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves its start-up script as a file of its own (?script=), so the
+    # Content-Security-Policy needs no inline script; Swagger UI itself is served locally.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("webhooks/", include("alerts.urls")),
 ]
 
@@ -56,7 +62,10 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return defaults.page_not_found(request, exception)
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 in the API's error body; a lost database connection, raised anywhere, is a 503."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return unavailable(request)
     return _error(500, "server_error", "Internal server error.")
 
 

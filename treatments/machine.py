@@ -427,11 +427,16 @@ def _iso_date(value: Any) -> str:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One data field of an event: whether it is required, and how to clean it."""
+    """One data field of an event: whether it is required, and how to clean it.
+
+    ``refers_to`` names the model ("app_label.Model") of a field that holds the id of another
+    record; the service checks that record belongs to the event's course.
+    """
 
     required: bool
     clean: Callable[[Any], Any] = field(compare=False)
     description: str = ""
+    refers_to: str = ""
 
 
 RECURRENCE_SITES: Final = ("locoregional", "liver", "peritoneal", "bone", "lung", "other")
@@ -470,7 +475,9 @@ EVENT_FIELDS: Final[Mapping[EventType, Mapping[str, FieldSpec]]] = {
     },
     EventType.PROGRESSION_DETECTED: {
         "recist": FieldSpec(True, _choice("PD"), "RECIST 1.1 progressive disease"),
-        "imaging_study": FieldSpec(False, _integer(low=1), "id of the study that showed it"),
+        "imaging_study": FieldSpec(
+            False, _integer(low=1), "id of the study that showed it", "surveillance.ImagingStudy"
+        ),
     },
     EventType.PRRT_STARTED: {
         "agent": FieldSpec(True, _choice(*PRRT_AGENTS), "radiopharmaceutical"),
@@ -485,7 +492,9 @@ EVENT_FIELDS: Final[Mapping[EventType, Mapping[str, FieldSpec]]] = {
     },
     EventType.SUPPORTIVE_CARE_STARTED: {},
     EventType.SYMPTOMS_REPORTED: {
-        "symptom_check": FieldSpec(False, _integer(low=1), "id of the symptom check"),
+        "symptom_check": FieldSpec(
+            False, _integer(low=1), "id of the symptom check", "surveillance.SymptomCheck"
+        ),
     },
     EventType.COURSE_CLOSED: {
         "reason": FieldSpec(True, _choice(*CLOSE_REASONS), "why the course closed"),

@@ -17,17 +17,11 @@ from . import permissions as perms
 from .base import ApiView
 from .idempotency import idempotent
 from .pagination import IdCursorPagination
+from .params import query_choice, query_id
 from .readlog import log_reads
 from .strict import StrictSerializer
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
-
-
-def _choice(request: Request, name: str, allowed) -> str | None:
-    value = request.query_params.get(name)
-    if value is not None and value not in set(allowed):
-        raise ValidationError({name: [f"Must be one of: {', '.join(allowed)}."]})
-    return value
 
 
 class ReminderOut(serializers.ModelSerializer):
@@ -56,14 +50,12 @@ class ReminderListView(ApiView):
         qs: QuerySet[Reminder] = Reminder.objects.filter(
             course__in=courses_visible_to(request.user)
         ).select_related("course")
-        raw = request.query_params.get("course")
-        if raw is not None:
-            if not raw.isdigit() or len(raw) > 18:
-                raise ValidationError({"course": ["Enter a whole number."]})
-            qs = qs.filter(course_id=int(raw))
-        if status := _choice(request, "status", ReminderStatus.values):
+        course_id = query_id(request, "course")
+        if course_id is not None:
+            qs = qs.filter(course_id=course_id)
+        if status := query_choice(request, "status", ReminderStatus.values):
             qs = qs.filter(status=status)
-        if kind := _choice(request, "kind", ReminderKind.values):
+        if kind := query_choice(request, "kind", ReminderKind.values):
             qs = qs.filter(kind=kind)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
@@ -115,14 +107,14 @@ class AlertListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         qs = _alerts_for(request)
-        status = _choice(request, "status", ALERT_STATUSES)
+        status = query_choice(request, "status", ALERT_STATUSES)
         if status == "open":
             qs = qs.filter(resolved_at__isnull=True, acknowledged_at__isnull=True)
         elif status == "acknowledged":
             qs = qs.filter(resolved_at__isnull=True, acknowledged_at__isnull=False)
         elif status == "resolved":
             qs = qs.filter(resolved_at__isnull=False)
-        if severity := _choice(request, "severity", Severity.values):
+        if severity := query_choice(request, "severity", Severity.values):
             qs = qs.filter(severity=severity)
         if kind := request.query_params.get("kind"):
             qs = qs.filter(kind=kind[:40])

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -11,7 +12,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from netcare.errors import DomainError
 
+from .params import InvalidFilter
+
 _CODES = {
+    InvalidFilter: "invalid_filter",
     exceptions.ParseError: "invalid",
     exceptions.ValidationError: "invalid",
     exceptions.NotAuthenticated: "not_authenticated",
@@ -45,8 +49,32 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+# A lost or refused database connection is an outage, not a bug: clients may retry.
+UNAVAILABLE_BODY = {
+    "code": "unavailable",
+    "detail": "The service is temporarily unavailable; try again shortly.",
+    "errors": {},
+}
+RETRY_AFTER_SECONDS = 30
+
+
+def unavailable_response() -> Response:
+    """503 `unavailable` with Retry-After, the answer to a lost database connection."""
+    return Response(
+        dict(UNAVAILABLE_BODY),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler with every body reshaped to `{code, detail, errors}`."""
+    """DRF's handler with every body reshaped to `{code, detail, errors}`.
+
+    Database OperationalError/InterfaceError (connection lost, server down) answer 503
+    `unavailable`; any other unexpected exception is left to Django (a 500).
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        return unavailable_response()
     if isinstance(exc, DomainError):
         body = exc.as_body()
         body.setdefault("errors", {})

@@ -29,6 +29,7 @@ from . import permissions as perms
 from .base import ApiView
 from .idempotency import idempotent
 from .pagination import IdCursorPagination
+from .params import query_id
 from .readlog import log_reads
 from .serializers import EventSerializer
 from .strict import StrictSerializer
@@ -52,12 +53,8 @@ def _course_for(request: Request, course_id: int | None) -> Course:
 
 
 def _filter_course(request: Request, qs: QuerySet) -> QuerySet:
-    raw = request.query_params.get("course")
-    if raw is not None:
-        if not raw.isdigit() or len(raw) > 18:
-            raise ValidationError({"course": ["Enter a whole number."]})
-        qs = qs.filter(course_id=int(raw))
-    return qs
+    course_id = query_id(request, "course")
+    return qs if course_id is None else qs.filter(course_id=course_id)
 
 
 def _page(

@@ -29,38 +29,8 @@ from . import serializers as s
 from .base import ApiView
 from .idempotency import idempotent
 from .pagination import IdCursorPagination, OldestFirstPagination
+from .params import query_bool, query_choice, query_date, query_id
 from .readlog import log_reads
-
-TRUE_VALUES = {"true", "1", "yes"}
-FALSE_VALUES = {"false", "0", "no"}
-
-
-def _date_param(request: Request, name: str) -> dt.date | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError({name: ["Enter a date as YYYY-MM-DD."]}) from None
-
-
-def _bool_param(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name)
-    if raw is None or raw.lower() in FALSE_VALUES:
-        return False
-    if raw.lower() in TRUE_VALUES:
-        return True
-    raise ValidationError({name: ["Enter true or false."]})
-
-
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValidationError({name: ["Enter a whole number."]})
-    return int(raw)
 
 
 def course_queryset(user) -> QuerySet[Course]:
@@ -125,16 +95,14 @@ class CourseListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         qs = course_queryset(request.user)
-        state = request.query_params.get("state")
+        state = query_choice(request, "state", machine.State)
         if state is not None:
-            if state not in set(machine.State):
-                raise ValidationError({"state": [f"Unknown state {state[:40]!r}."]})
             qs = qs.filter(state=state)
-        team = _int_param(request, "care_team")
+        team = query_id(request, "care_team")
         if team is not None:
             qs = qs.filter(care_team_id=team)
         today = timezone.localdate()
-        if _bool_param(request, "overdue"):
+        if query_bool(request, "overdue"):
             qs = qs.filter(
                 Exists(
                     ScheduledItem.objects.filter(
@@ -142,7 +110,7 @@ class CourseListView(ApiView):
                     )
                 )
             )
-        due_before = _date_param(request, "due_before")
+        due_before = query_date(request, "due_before")
         if due_before is not None:
             qs = qs.filter(
                 Exists(

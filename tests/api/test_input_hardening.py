@@ -49,12 +49,18 @@ class Probe:
         return self.client.generic(method, path, raw, content_type="application/json", **headers)
 
     def refused(
-        self, label: str, response: Any, *, field: str | None = None, status: int = 400
+        self,
+        label: str,
+        response: Any,
+        *,
+        field: str | None = None,
+        status: int = 400,
+        code: str = "invalid",
     ) -> None:
         self.tried += 1
         if response.status_code >= 500:
             self.server_errors += 1
-        problem = _problem_with(response, field, status)
+        problem = _problem_with(response, field, status, code)
         if problem:
             self.problems.append(f"{label}: {problem}")
 
@@ -71,7 +77,7 @@ class Probe:
         assert not self.problems, "\n".join(self.problems)
 
 
-def _problem_with(response: Any, field: str | None, status: int) -> str | None:
+def _problem_with(response: Any, field: str | None, status: int, code: str) -> str | None:
     if response.status_code != status:
         return f"expected {status}, got {response.status_code}: {response.content[:200]!r}"
     if not response["Content-Type"].startswith("application/json"):
@@ -79,8 +85,8 @@ def _problem_with(response: Any, field: str | None, status: int) -> str | None:
     body = response.json()
     if not {"code", "detail", "errors"} <= set(body):
         return f"not an error body: {body!r}"
-    if status == 400 and body["code"] != "invalid":
-        return f"code {body['code']!r}, not 'invalid'"
+    if status == 400 and body["code"] != code:
+        return f"code {body['code']!r}, not {code!r}"
     if field is not None and field not in body["errors"]:
         return f"{field!r} not among the errors {sorted(body['errors'])}"
     text = response.content.decode(errors="replace")
@@ -424,23 +430,26 @@ def test_a_forged_cursor_is_invalid_input(staff, course, cursor):
 
 
 def test_bad_query_filters_are_field_errors(staff, course):
-    for params, field in (
-        ({"state": LONG}, "state"), ({"state": "\x00"}, "state"),
-        ({"care_team": "9" * 30}, "care_team"), ({"care_team": "-1"}, "care_team"),
-        ({"due_before": "2026-13-45"}, "due_before"),
-        ({"overdue": "2"}, "overdue"),
-        ({"overdue": "maybe"}, "overdue"),
-        ({"page_size": "0.5"}, "page_size"),
-        ({"page_size": "0"}, "page_size"),
-        ({"page_size": "-3"}, "page_size"),
-        ({"page_size": "9" * 101}, "page_size"), ({"due_before": "0000-01-01"}, "due_before"),
+    # Filters answer `invalid_filter`; pagination and unstorable characters answer `invalid`.
+    for params, field, code in (
+        ({"state": LONG}, "state", "invalid_filter"), ({"state": "\x00"}, "state", "invalid"),
+        ({"care_team": "9" * 30}, "care_team", "invalid_filter"),
+        ({"care_team": "-1"}, "care_team", "invalid_filter"),
+        ({"due_before": "2026-13-45"}, "due_before", "invalid_filter"),
+        ({"overdue": "2"}, "overdue", "invalid_filter"),
+        ({"overdue": "maybe"}, "overdue", "invalid_filter"),
+        ({"page_size": "0.5"}, "page_size", "invalid"),
+        ({"page_size": "0"}, "page_size", "invalid"),
+        ({"page_size": "-3"}, "page_size", "invalid"),
+        ({"page_size": "9" * 101}, "page_size", "invalid"),
+        ({"due_before": "0000-01-01"}, "due_before", "invalid_filter"),
     ):  # fmt: skip
         staff.refused(f"courses {params!s:.40}", staff.client.get("/api/v1/courses/", params),
-                      field=field)  # fmt: skip
+                      field=field, code=code)  # fmt: skip
     for path in ("imaging-studies", "lab-results", "symptom-checks", "reminders"):
         for value in ("x", "9" * 30, "-3"):
             response = staff.client.get(f"/api/v1/{path}/", {"course": value})
-            staff.refused(f"{path} course={value}", response, field="course")
+            staff.refused(f"{path} course={value}", response, field="course", code="invalid_filter")
     staff.section = "query strings"
     staff.finish()
 
