@@ -47,6 +47,8 @@ def low_risk_course(clinician, team_a):
         diagnosis=factories.diagnosis_data(
             t="T1", n="N0", ki67_percent=1.0, cga_elevated_preop=False
         ),
+        # N0 needs every examined node negative.
+        surgery=factories.surgery_data(nodes_positive=0),
     )
 
 

@@ -85,23 +85,42 @@ def test_it_computes_stage_iii_and_grade_g2_for_the_seed_patient(coordinator, te
     assert course.diagnosis.grade == "G2"
 
 
+NODE_NEGATIVE = {"nodes_examined": 14, "nodes_positive": 0}
+NODES_UNKNOWN = {"nodes_examined": 0, "nodes_positive": 0}
+
+
 @pytest.mark.parametrize(
-    ("changes", "stage", "grade"),
+    ("changes", "nodes", "stage", "grade"),
     [
-        ({"t": "T1", "n": "N0", "ki67_percent": 1.0, "mitoses_per_2mm2": 0}, "I", "G1"),
-        ({"t": "T2", "n": "N0", "ki67_percent": 2.9, "mitoses_per_2mm2": 0}, "II", "G1"),
-        ({"t": "T4", "n": "N0", "ki67_percent": 20.0, "mitoses_per_2mm2": 0}, "III", "G2"),
-        ({"t": "T3", "n": "N2", "ki67_percent": 2.0, "mitoses_per_2mm2": 21}, "III", "G3"),
-        ({"t": "T2", "n": "NX", "ki67_percent": 3.0}, "unknown", "G2"),
-        ({"differentiation": "poor", "ki67_percent": 60.0}, "III", "NEC"),
-        ({"m": "M1a", "notes": "single liver metastasis resected with the primary"}, "IV", "G2"),
+        ({"t": "T1", "n": "N0", "ki67_percent": 1.0, "mitoses_per_2mm2": 0}, NODE_NEGATIVE, "I", "G1"),
+        ({"t": "T2", "n": "N0", "ki67_percent": 2.9, "mitoses_per_2mm2": 0}, NODE_NEGATIVE, "II", "G1"),
+        ({"t": "T4", "n": "N0", "ki67_percent": 20.0, "mitoses_per_2mm2": 0}, NODE_NEGATIVE, "III", "G2"),
+        (
+            {"t": "T3", "n": "N2", "ki67_percent": 2.0, "mitoses_per_2mm2": 21},
+            {"nodes_examined": 20, "nodes_positive": 12},
+            "III",
+            "G3",
+        ),
+        ({"t": "T2", "n": "NX", "ki67_percent": 3.0}, NODES_UNKNOWN, "unknown", "G2"),
+        ({"differentiation": "poor", "ki67_percent": 60.0}, {}, None, "NEC"),
+        ({"m": "M1a", "notes": "single liver metastasis resected with the primary"}, {}, "IV", "G2"),
+        ({"primary_site": "cecum", "t": "T3", "n": "N1"}, {}, "IIIB", "G2"),
+        ({"primary_site": "ileocecal_valve", "t": "T2", "n": "N0"}, NODE_NEGATIVE, "IIA", "G2"),
     ],
-    ids=["T1N0-G1", "T2N0-G1", "T4N0-G2", "N2-mitoses-G3", "NX-unknown", "poor-NEC", "M1a-IV"],
-)
+    ids=[
+        "T1N0-G1", "T2N0-G1", "T4N0-G2", "N2-12-nodes-mitoses-G3", "NX-unknown", "poor-NEC",
+        "M1a-IV", "cecum-N1-IIIB", "valve-T2N0-IIA",
+    ],
+)  # fmt: skip
 def test_it_stores_the_ajcc_stage_and_who_grade_from_the_diagnosis(
-    coordinator, team_a, changes, stage, grade
+    coordinator, team_a, changes, nodes, stage, grade
 ):
-    course = register(coordinator, team_a, diagnosis=factories.diagnosis_data(**changes)).course
+    course = register(
+        coordinator,
+        team_a,
+        diagnosis=factories.diagnosis_data(**changes),
+        surgery=factories.surgery_data(**nodes),
+    ).course
 
     course.diagnosis.refresh_from_db()
     assert (course.diagnosis.stage, course.diagnosis.grade) == (stage, grade)
@@ -197,7 +216,7 @@ BAD_INPUT = {
         "mitoses_per_2mm2",
     ),
     "unknown-t": ("diagnosis", {"t": "T5"}, {"t": "T4"}, "t"),
-    "unknown-n": ("diagnosis", {"n": "N3"}, {"n": "N2"}, "n"),
+    "unknown-n": ("diagnosis", {"n": "N3"}, {"n": "N2", "mesenteric_mass_over_2cm": True}, "n"),
     "unknown-m": ("diagnosis", {"m": "M1", "notes": "liver"}, {"m": "M1a", "notes": "liver"}, "m"),
     "appendix": (
         "diagnosis",
@@ -324,13 +343,31 @@ def test_it_refuses_a_duplicate_mrn_in_the_same_clinic(coordinator, team_a):
     assert "patient.mrn" in errors
 
 
-def test_it_refuses_a_duplicate_mrn_in_another_team_of_the_same_clinic(coordinator, team_a):
-    register(coordinator, team_a, patient=factories.patient_data(mrn="DUP-2"))
+def test_an_mrn_held_only_by_another_team_of_the_clinic_is_not_a_clash(coordinator, team_a):
+    # MRNs are unique per care team: refusing here would tell this team that another team of
+    # the clinic holds a patient with that MRN.
+    theirs = register(coordinator, team_a, patient=factories.patient_data(mrn="DUP-2")).course
     same_clinic = factories.team("Team C", "Clinic 1")
 
-    errors = refused(coordinator, same_clinic, **sections_with("patient", {"mrn": "DUP-2"}))
+    ours = register(coordinator, same_clinic, patient=factories.patient_data(mrn="DUP-2")).course
 
-    assert "patient.mrn" in errors
+    assert ours.patient_id != theirs.patient_id
+    assert ours.patient.care_team == same_clinic
+    assert theirs.patient.care_team == team_a
+
+
+def test_the_mrn_answer_is_the_same_whether_or_not_another_team_holds_it(coordinator, team_a):
+    other_team = factories.team("Team C", "Clinic 1")
+    register(coordinator, other_team, patient=factories.patient_data(mrn="HELD-1"))
+
+    held_elsewhere = register(coordinator, team_a, patient=factories.patient_data(mrn="HELD-1"))
+    held_nowhere = register(coordinator, team_a, patient=factories.patient_data(mrn="FREE-1"))
+
+    assert held_elsewhere.course.state == held_nowhere.course.state == "surveillance"
+    assert held_elsewhere.warnings == held_nowhere.warnings
+    # A second registration in the same team is the only clash, and it names this team.
+    errors = refused(coordinator, team_a, **sections_with("patient", {"mrn": "HELD-1"}))
+    assert errors["patient.mrn"] == ["A patient with this MRN already exists in this care team."]
 
 
 def test_it_allows_the_same_mrn_in_another_clinic(coordinator, coordinator2, team_a, team_b):
