@@ -5,7 +5,6 @@ CourseEvent and writes history rows carrying the actor and the reason.
 """
 
 import datetime
-import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,11 +13,12 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from . import machine, staging
+from .timezones import validate_canonical_timezone
 
 
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError("Not a time zone of the IANA database.", code="invalid_timezone")
+    """Canonical IANA zone names only (see treatments.timezones)."""
+    validate_canonical_timezone(value)
 
 
 def validate_e164(value: str) -> None:
