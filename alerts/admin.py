@@ -7,35 +7,16 @@ bulk actions call the services, which write the history with the acting user.
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
 from netcare.errors import DomainError
-from treatments.selectors import courses_visible_to
+from treatments.admin import ScopedHistoryAdmin, ViewOnlyAdmin
 
 from . import services
 from .models import CoordinatorAlert, DeliveryAttempt, Reminder, ReminderStatus
 
 
-class ReadOnlyScopedAdmin(admin.ModelAdmin):
+class ReadOnlyScopedAdmin(ViewOnlyAdmin):
     """Lists only rows of visible courses; no add, change or delete from the admin."""
-
-    course_path = "course"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return (
-            super()
-            .get_queryset(request)
-            .filter(**{f"{self.course_path}__in": courses_visible_to(request.user)})
-        )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -71,14 +52,15 @@ class ReminderAdmin(ReadOnlyScopedAdmin):
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(ReadOnlyScopedAdmin):
-    course_path = "reminder__course"
+    scope_path = "reminder__course"
+    patient_path = "reminder__course__patient"
     list_display = ("reminder", "attempt", "outcome", "started_at", "finished_at", "error")
     list_filter = ("outcome",)
     list_select_related = ("reminder",)
 
 
 @admin.register(CoordinatorAlert)
-class CoordinatorAlertAdmin(SimpleHistoryAdmin):
+class CoordinatorAlertAdmin(ScopedHistoryAdmin):
     list_display = (
         "id", "course", "kind", "severity", "opened_at", "occurrences", "last_seen_at",
         "acknowledged_by", "resolved_at",
@@ -87,9 +69,6 @@ class CoordinatorAlertAdmin(SimpleHistoryAdmin):
     search_fields = ("course__patient__mrn", "kind")
     list_select_related = ("course__patient", "acknowledged_by")
     actions = ["acknowledge", "resolve"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[CoordinatorAlert]:
-        return super().get_queryset(request).filter(course__in=courses_visible_to(request.user))
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         return [f.name for f in CoordinatorAlert._meta.fields]

@@ -16,7 +16,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -25,9 +24,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django_otp.plugins.otp_totp import admin as otp_totp_admin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts.models import CoordinatorAlert, Reminder, Severity
 from netcare import errors, worklist
+from netcare.user_admin import install_user_admin
 from surveillance import schedule
 from surveillance.models import ScheduledItem, SurveillancePlan
 from surveillance.selectors import due_on, schedule_for
@@ -69,6 +71,7 @@ def install_worklist(site: admin.AdminSite) -> None:
 
 
 install_worklist(admin.site)
+install_user_admin(admin.site)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,8 +448,7 @@ class CourseOverviewAdmin(CourseAdmin):
         ]
 
     def _course_or_404(self, request: HttpRequest, object_id: str) -> Course:
-        self._visible_or_404(request, object_id)
-        return self.get_queryset(request).get(pk=unquote(object_id))
+        return self.visible_object_or_404(request, object_id)
 
     def change_view(
         self,
@@ -506,9 +508,11 @@ class CourseOverviewAdmin(CourseAdmin):
             "has_view_permission": self.has_view_permission(request, course),
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(
+        response = TemplateResponse(
             request, "admin/netcare/course/record_event.html", context, status=status
         )
+        # The form shows the course (patient, state): a read like the course page.
+        return self.logged(request, response, [course])
 
     def _record(
         self, request: HttpRequest, course: Course, form: EventForm
@@ -574,3 +578,28 @@ class CourseOverviewAdmin(CourseAdmin):
         for warning in recorded.warnings:
             messages.warning(request, f"{warning.get('reason', '')} ({warning.get('source', '')})")
         return HttpResponseRedirect(reverse("admin:treatments_course_change", args=[course.pk]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Second-factor devices: django_otp's admin, with a missing device answering 404
+# ---------------------------------------------------------------------------------------------
+
+
+class TOTPDeviceAdmin(otp_totp_admin.TOTPDeviceAdmin):
+    """django_otp's device admin; its QR-code views answer 404, not 500, for a missing id."""
+
+    def _device_or_404(self, pk: int) -> None:
+        if not TOTPDevice.objects.filter(pk=pk).exists():
+            raise Http404
+
+    def config_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._device_or_404(pk)
+        return super().config_view(request, pk)
+
+    def qrcode_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._device_or_404(pk)
+        return super().qrcode_view(request, pk)
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, TOTPDeviceAdmin)

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from alerts import services as alert_services
 from alerts.models import CoordinatorAlert, Reminder, ReminderStatus, Severity
+from netcare.api.readlog import ReadLogUnavailable, log_reads
 from netcare.errors import DomainError
 from surveillance import schedule
 from surveillance.selectors import due_on
@@ -101,6 +102,15 @@ class Worklist:
     failed_reminders: list[Reminder] = field(default_factory=list)
     # Sections cut at SECTION_LIMIT (or ITEM_SCAN_LIMIT), so the page can say so.
     truncated: set[str] = field(default_factory=set)
+
+    def patient_ids(self) -> set[int]:
+        """The patients the page names, for the read-access log."""
+        return (
+            {row.course.patient_id for row in (*self.overdue_imaging, *self.due_this_week)}
+            | {alert.course.patient_id for alert in self.alerts}
+            | {row.course.patient_id for row in self.decisions}
+            | {reminder.course.patient_id for reminder in self.failed_reminders}
+        )
 
     @property
     def empty(self) -> bool:
@@ -222,7 +232,12 @@ def _bulk(request: HttpRequest) -> None:
     another team's alert or reminder changes nothing.
     """
     action = request.POST.get("action")
-    ids = [int(v) for v in request.POST.getlist("selected") if v.isdigit()]
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    ids = [
+        int(v)
+        for v in request.POST.getlist("selected")
+        if v.isascii() and v.isdigit() and len(v) < 19
+    ]
     if not ids:
         messages.warning(request, "Tick at least one row first.")
         return
@@ -268,11 +283,16 @@ def index(
         _bulk(request)
         return HttpResponseRedirect(request.path)
     today = timezone.localdate()
+    shown = worklist_for(request.user, today=today)
+    try:
+        log_reads(request, shown.patient_ids())
+    except ReadLogUnavailable as refused:  # fails closed, as the API does
+        return HttpResponse(str(refused.detail), status=refused.status_code)
     context = {
         **site.each_context(request),
         "title": f"Worklist for {today:%A} {today.day} {today:%B %Y}",
         "subtitle": None,
-        "worklist": worklist_for(request.user, today=today),
+        "worklist": shown,
         "app_list": site.get_app_list(request),
         "due_soon_days": DUE_SOON_DAYS,
         "can_acknowledge": request.user.has_perm("alerts.view_coordinatoralert"),

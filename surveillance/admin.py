@@ -15,12 +15,11 @@ from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from netcare.errors import DomainError, InvalidInput
 from treatments import machine
+from treatments.admin import ScopedHistoryAdmin, ViewOnlyAdmin
 from treatments.roles import may_override_guards
-from treatments.selectors import courses_visible_to
 
 from . import schedule, services
 from .models import (
@@ -34,18 +33,10 @@ from .models import (
 )
 
 
-class CourseScopedAdmin(SimpleHistoryAdmin):
-    """Rows of courses outside the user's care teams are not listed and answer 404."""
+class CourseScopedAdmin(ScopedHistoryAdmin):
+    """Rows of a course: scoped, 404 and read-only history by treatments' TeamScopedAdmin."""
 
     list_select_related = ("course__patient",)
-
-    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
-        return super().get_queryset(request).filter(course__in=courses_visible_to(request.user))
-
-    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs: Any):
-        if db_field.name == "course":
-            kwargs["queryset"] = courses_visible_to(request.user).select_related("patient")
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # clinical records are never deleted (their history would go with them)
@@ -354,21 +345,9 @@ class InjectionAdmin(RecordedThroughServiceAdmin):
 
 
 @admin.register(ScheduledItem)
-class ScheduledItemAdmin(admin.ModelAdmin):
+class ScheduledItemAdmin(ViewOnlyAdmin):
     list_display = ("course", "kind", "due_on", "window_start", "window_end", "active")
     list_filter = ("kind", "active")
     date_hierarchy = "due_on"
     list_select_related = ("course__patient",)
     search_fields = ("course__patient__mrn", "course__patient__family_name")
-
-    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
-        return super().get_queryset(request).filter(course__in=courses_visible_to(request.user))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -1,8 +1,14 @@
-"""The read-access log: one row per patient per request that returned the patient's data."""
+"""The read-access log: one row per patient per request that returned the patient's data.
+
+One helper for both doors. The API's views and the admin's pages (its ModelAdmin base in
+treatments/admin.py and the worklist) call :func:`log_reads` with the patients whose data the
+answer holds, so a read is logged the same way whichever door served it.
+"""
 
 from collections.abc import Iterable
 
 from django.db import DatabaseError
+from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
@@ -10,16 +16,24 @@ from netcare.models import ReadAccess
 
 
 class ReadLogUnavailable(APIException):
+    """503: the log cannot be written, so the data is not served (the API answers its body)."""
+
     status_code = 503
     default_code = "read_log_unavailable"
     default_detail = "The read-access log cannot be written; no patient data is returned."
 
 
-def log_reads(request: Request, patient_ids: Iterable[int]) -> None:
-    """Record the reads, or fail closed: a read that cannot be logged is not served."""
-    ids = sorted(set(patient_ids))
-    if not ids:
-        return
+def log_reads(request: HttpRequest | Request, patient_ids: Iterable[int | None]) -> int:
+    """Record that ``request`` read these patients' data; the number of rows written.
+
+    ``patient_ids`` may repeat and hold ``None`` (a row without a patient): each patient is
+    logged once per request. The row keeps the user, the path (at most 200 characters) and
+    the method. Fails closed: a read that cannot be logged is not served, so a database error
+    raises :class:`ReadLogUnavailable` (503) and the caller answers it instead of the data.
+    """
+    ids = sorted({pid for pid in patient_ids if pid is not None})
+    if not ids or not getattr(request.user, "is_authenticated", False):
+        return 0
     try:
         ReadAccess.objects.bulk_create(
             [
@@ -27,10 +41,11 @@ def log_reads(request: Request, patient_ids: Iterable[int]) -> None:
                     actor_id=request.user.pk,
                     patient_id=pid,
                     endpoint=request.path[:200],
-                    method=request.method,
+                    method=request.method or "GET",
                 )
                 for pid in ids
             ]
         )
     except DatabaseError as exc:
         raise ReadLogUnavailable() from exc
+    return len(ids)

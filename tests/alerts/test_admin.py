@@ -32,7 +32,7 @@ def test_a_coordinator_sees_their_teams_reminders_and_alerts_only(
     assert all(mrn in r.content.decode() for r in own)
     assert [r.status_code for r in other] == [200, 200]
     assert not any(mrn in r.content.decode() for r in other)
-    assert detail.status_code == 302  # "does not exist", as for any id outside the scope
+    assert detail.status_code == 404  # as for a missing id, like the API
 
 
 @pytest.mark.django_db

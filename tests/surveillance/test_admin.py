@@ -34,7 +34,7 @@ def test_a_coordinator_lists_only_the_studies_of_their_care_teams(
 
     assert listed.status_code == 200
     assert list(listed.context["cl"].result_list) == [ours]
-    assert client.get(url("imagingstudy", "change", theirs.pk)).status_code == 302  # not found
+    assert client.get(url("imagingstudy", "change", theirs.pk)).status_code == 404  # not found
     assert client.get(url("imagingstudy", "change", ours.pk)).status_code == 200
 
 
