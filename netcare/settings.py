@@ -5,6 +5,8 @@ production sets DJANGO_ENV=production, DATABASE_URL and REDIS_URL.
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,14 +36,45 @@ def _required(name: str) -> str:
     return value
 
 
+# Keys that were ever published (the repository once held the first as its development
+# default): anyone could sign a session or a JWT with them, so they are refused everywhere.
+PUBLISHED_SECRET_KEYS = frozenset({"netcare-insecure-development-key-not-for-production"})
+
+
+def _install_secret_key(var_dir: Path) -> str:
+    """This install's own random key, made on first start and kept in var/ (mode 0600).
+
+    Written to a temporary file and linked into place, so processes starting together (web,
+    worker, beat) all read the one complete key that won.
+    """
+    path = var_dir / "secret_key"
+    if not path.exists():
+        tmp = var_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race: use its key
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment (required in production), else this install's own."""
+    key = _required("SECRET_KEY") if PRODUCTION else env.str("SECRET_KEY", default="")
+    if key in PUBLISHED_SECRET_KEYS:
+        raise ImproperlyConfigured("SECRET_KEY is a published key: set a secret one")
+    return key or _install_secret_key(VAR_DIR)
+
+
+SECRET_KEY = _secret_key()
 if PRODUCTION:
-    SECRET_KEY = _required("SECRET_KEY")
     ALLOWED_HOSTS = [h for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]
     DEBUG = False
 else:
-    SECRET_KEY = env.str(
-        "SECRET_KEY", default="netcare-insecure-development-key-not-for-production"
-    )
     ALLOWED_HOSTS = env.list(
         "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
     )
@@ -271,7 +304,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, also refusing tokens issued before a password change or revocation.
+        "netcare.api.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -296,6 +330,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    # Tokens carry a digest of the password hash, refused once the password changes.
+    "CHECK_REVOKE_TOKEN": True,
+    "SIGNING_KEY": SECRET_KEY,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "NetCare API",

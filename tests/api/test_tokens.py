@@ -1,11 +1,16 @@
-"""JWT lifetimes, refresh rotation, lockout and throttling of the token endpoints (S5, S6, S7)."""
+"""JWT lifetimes, refresh rotation, lockout and throttling of the token endpoints (S5, S6, S7).
+
+Revocation (password changes and the rest) is tested in tests/security/test_tokens_revocation.py.
+"""
 
 import datetime as dt
 
+import jwt
 import pytest
 import time_machine
 from django.conf import settings
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from tests import factories
 from tests.api.figures import report
@@ -64,6 +69,52 @@ def test_a_refresh_token_is_rotated_and_the_old_one_is_refused(coordinator):
     assert reused.json()["code"] == "not_authenticated"
     newest = client.post(REFRESH, {"refresh": rotated.json()["refresh"]}, format="json")
     assert newest.status_code == 200
+
+
+def _claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_rotation_never_extends_a_login_beyond_its_first_refresh_lifetime(coordinator):
+    """A stolen refresh token, rotated every day, still dies when the login's first one would."""
+    client = APIClient()
+    start = dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
+    lifetime = settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    with time_machine.travel(start, tick=False):
+        token = login(client, "coordinator").json()["refresh"]
+    end = int((start + lifetime).timestamp())
+    assert _claims(token)["exp"] == end
+
+    day = dt.timedelta(days=1)
+    expiries = []
+    for n in range(1, lifetime.days):
+        with time_machine.travel(start + n * day, tick=False):
+            answer = client.post(REFRESH, {"refresh": token}, format="json")
+        assert answer.status_code == 200, (n, answer.content)
+        token = answer.json()["refresh"]
+        expiries.append(_claims(token)["exp"])
+    with time_machine.travel(start + lifetime - dt.timedelta(seconds=60), tick=False):
+        last = client.post(REFRESH, {"refresh": token}, format="json").json()
+    with time_machine.travel(start + lifetime + dt.timedelta(seconds=5), tick=False):
+        too_late = client.post(REFRESH, {"refresh": last["refresh"]}, format="json")
+        late_read = client.get("/api/v1/courses/", **bearer(last["access"]))
+
+    assert expiries == [end] * (lifetime.days - 1)
+    assert _claims(last["access"])["exp"] == end, "an access token outliving its login"
+    assert too_late.status_code == 401
+    assert too_late.json()["code"] == "not_authenticated"
+    assert late_read.status_code == 401
+
+
+def test_a_refresh_token_is_used_up_even_when_its_rotation_is_not_read(coordinator):
+    client = APIClient()
+    first = login(client, "coordinator").json()["refresh"]
+
+    client.post(REFRESH, {"refresh": first}, format="json")  # the answer is lost
+    replays = [client.post(REFRESH, {"refresh": first}, format="json") for _ in range(3)]
+
+    assert [r.status_code for r in replays] == [401, 401, 401]
+    assert {r.json()["code"] for r in replays} == {"not_authenticated"}
 
 
 def test_a_deactivated_users_tokens_are_refused(coordinator):
@@ -190,3 +241,33 @@ def test_the_throttle_counts_per_address_not_per_username(coordinator, clinician
     assert login(client, "clinician").status_code == 429
     elsewhere = APIClient(REMOTE_ADDR="192.0.2.44")
     assert login(elsewhere, "clinician").status_code == 200
+
+
+# --- Signing key --------------------------------------------------------------------------------
+PUBLISHED_KEY = "netcare-insecure-development-key-not-for-production"
+
+
+def _minted(user, key: str) -> str:
+    """An access token for ``user`` with every claim a real one has, signed with ``key``."""
+    now = dt.datetime.now(tz=dt.UTC)
+    claims = {
+        "token_type": "access",
+        "exp": int((now + dt.timedelta(minutes=5)).timestamp()),
+        "iat": int(now.timestamp()),
+        "jti": "f" * 32,
+        "user_id": str(user.pk),
+        "tv": 0,
+        "hash_password": get_md5_hash_password(user.password),
+    }
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def test_a_token_signed_with_the_key_once_in_the_repository_is_refused(coordinator):
+    client = APIClient()
+
+    forged = client.get("/api/v1/courses/", **bearer(_minted(coordinator, PUBLISHED_KEY)))
+    genuine = client.get("/api/v1/courses/", **bearer(_minted(coordinator, settings.SECRET_KEY)))
+
+    assert settings.SECRET_KEY != PUBLISHED_KEY
+    assert forged.status_code == 401
+    assert genuine.status_code == 200, "the minted claims are those of a real token"

@@ -1,0 +1,61 @@
+"""Bearer authentication that refuses tokens revoked since they were issued.
+
+Kept apart from the token views (netcare/api/auth.py): DRF imports this class while its own
+settings load, before the views' imports could be resolved.
+"""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import get_md5_hash_password
+
+from netcare.credentials import VERSION_CLAIM, token_version
+
+
+def token_user(token: Token) -> Any:
+    """The user a validated token names, with its token generation row; None if gone."""
+    user_id = token.get(api_settings.USER_ID_CLAIM)
+    if user_id is None:
+        return None
+    users = get_user_model().objects.select_related("token_version")
+    try:
+        return users.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+    except (TypeError, ValueError):
+        return None  # a claim that is not an id of this user model
+
+
+def revocation_problem(user: Any, token: Token) -> str | None:
+    """Why ``token`` no longer speaks for ``user`` (None when it still does).
+
+    Refused: a deleted or deactivated user; a token of an earlier generation (tokens without
+    the claim count as generation 0, so they die with the first revocation); a token issued
+    before the password last changed, by any means, save() or not.
+    """
+    if user is None:
+        return "The user of this token no longer exists."
+    if not user.is_active:
+        return "The user of this token is inactive."
+    issued = token.get(VERSION_CLAIM, 0)
+    if not isinstance(issued, int) or issued != token_version(user):
+        return "This token has been revoked."
+    if token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+        return "The password has changed since this token was issued."
+    return None
+
+
+class RevocableJWTAuthentication(JWTAuthentication):
+    """simplejwt's bearer authentication, refusing tokens revoked since they were issued.
+
+    The user and its token generation come in one query (select_related), as before.
+    """
+
+    def get_user(self, validated_token: Token) -> Any:
+        user = token_user(validated_token)
+        problem = revocation_problem(user, validated_token)
+        if problem:
+            raise InvalidToken(problem)
+        return user
