@@ -13,6 +13,9 @@ class AlertsConfig(AppConfig):
         # On commit: an alert is never raised for an event that rolled back, and a failing
         # alert cannot undo the event (domain_events isolates each subscriber).
         domain_events.subscribe(services.on_course_event)
+        from anymail.signals import tracking
+
+        tracking.connect(services.on_email_tracking, dispatch_uid="alerts.email_tracking")
         try:
             from surveillance import notifications
         except ImportError:  # surveillance without its publisher: nothing to listen to

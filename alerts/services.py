@@ -851,6 +851,34 @@ def status_callback(
     return True
 
 
+# Anymail's normalised event types that say something about a reminder we sent.
+_EMAIL_EVENTS = frozenset({"sent", "delivered", "opened", "clicked", "bounced", "rejected",
+                           "failed", "complained"})  # fmt: skip
+
+
+def email_tracking(*, message_id: str, event_type: str, description: str = "",
+                   now: datetime | None = None) -> bool:  # fmt: skip
+    """Apply an ESP's tracking event (anymail's `tracking` signal) to an email reminder.
+
+    The same rules as SMS reports (status_callback): kept once per (message id, event),
+    applied when the id is written, never regressing a final status. `unsubscribed` (the
+    recipient used the ESP's own unsubscribe) withdraws email consent. True when new.
+    """
+    event_type = (event_type or "").strip().lower()
+    if event_type == "unsubscribed":
+        _withdraw_email_consent(message_id, reason="unsubscribed at the email provider", now=now)
+        return True
+    if event_type not in _EMAIL_EVENTS:
+        return False
+    return status_callback(
+        message_sid=message_id,
+        status=event_type,
+        error_code=description,
+        channel=Channel.EMAIL,
+        now=now,
+    )
+
+
 def apply_pending_reports(provider_ids: Iterable[str], *, now: datetime) -> list[Reminder]:
     """Apply the reports that came before these provider ids were written; returns the
     reminders they failed (the caller raises their alerts). Reports of one id are applied
@@ -873,6 +901,10 @@ def apply_pending_reports(provider_ids: Iterable[str], *, now: datetime) -> list
 
 
 def _withdraw_email_consent_after_complaint(message_id: str, *, now: datetime) -> None:
+    _withdraw_email_consent(message_id, reason="email marked as spam by the recipient", now=now)
+
+
+def _withdraw_email_consent(message_id: str, *, reason: str, now: datetime | None) -> None:
     patient_ids = set(
         Reminder.objects.filter(provider_message_id=message_id, channel=Channel.EMAIL).values_list(
             "course__patient_id", flat=True
@@ -883,7 +915,7 @@ def _withdraw_email_consent_after_complaint(message_id: str, *, now: datetime) -
             patient=patient_id,
             channel=Channel.EMAIL,
             consent=False,
-            reason="email marked as spam by the recipient",
+            reason=reason,
             now=now,
         )
 
@@ -1286,3 +1318,18 @@ def on_symptom_check_assessed(notification: Any) -> None:
             },
             reason=f"symptom check {notification.symptom_check_id}: {finding['kind']}",
         )
+
+
+def on_email_tracking(sender: Any, event: Any, esp_name: str = "", **kwargs: Any) -> None:
+    """Receiver of anymail's `tracking` signal (connected in apps.py)."""
+    message_id = str(getattr(event, "message_id", "") or "")
+    if not message_id:
+        return
+    description = " ".join(
+        str(part)
+        for part in (esp_name, getattr(event, "reject_reason", None), event.description)
+        if part
+    )
+    email_tracking(
+        message_id=message_id, event_type=str(event.event_type), description=description[:100]
+    )

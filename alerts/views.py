@@ -7,6 +7,7 @@ holds no CSRF cookie; the signature is the protection.
 
 from __future__ import annotations
 
+import functools
 import logging
 from xml.sax.saxutils import escape
 
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
+from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from twilio.request_validator import (
@@ -103,3 +105,37 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "alerts/unsubscribe_confirm.html", context)
     services.unsubscribe(token=token)
     return render(request, "alerts/unsubscribe_done.html", context)
+
+
+def email_tracking_webhooks() -> list:
+    """Anymail's tracking webhook URL patterns, each refusing every request (403) while
+    `ANYMAIL["WEBHOOK_SECRET"]` is unset: without it, anyone could fail or deliver our
+    reminders. With it, anymail checks the HTTP basic auth (and the ESP's own signature
+    where it has one) and sends its `tracking` signal, handled by services.email_tracking.
+    """
+    from anymail import urls as anymail_urls
+
+    patterns = []
+    for pattern in anymail_urls.urlpatterns:
+        if not pattern.name or not pattern.name.endswith("_tracking_webhook"):
+            continue
+        patterns.append(
+            URLPattern(
+                pattern.pattern,
+                _require_webhook_secret(pattern.callback),
+                pattern.default_args,
+                pattern.name,
+            )
+        )
+    return patterns
+
+
+def _require_webhook_secret(view):
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not (getattr(settings, "ANYMAIL", None) or {}).get("WEBHOOK_SECRET"):
+            logger.warning("refused an email tracking webhook: no WEBHOOK_SECRET configured")
+            return HttpResponseForbidden("webhook secret not configured")
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(guarded)

@@ -365,3 +365,12 @@ NETCARE_CLINIC_PHONE = env.str("CLINIC_PHONE", default="+44 20 7946 0000")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# Email tracking webhooks (/webhooks/email/<esp>/tracking/) check this HTTP basic-auth
+# secret ("user:password", set in the ESP's webhook URL); unset, they refuse every request.
+ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
+# /healthz answers 503 when a periodic task has not run for longer than this (seconds).
+HEALTHZ_MAX_TASK_AGE = {
+    "sweep": env.int("HEALTHZ_MAX_SWEEP_AGE", default=45 * 60),
+    "dispatch": env.int("HEALTHZ_MAX_DISPATCH_AGE", default=120),
+    "escalate": env.int("HEALTHZ_MAX_ESCALATE_AGE", default=3 * 3600),
+}

@@ -4,46 +4,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0004_history_reason_as_text'),
+        ("alerts", "0004_history_reason_as_text"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InboundMessage',
+            name="InboundMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider_message_id', models.CharField(max_length=100, unique=True)),
-                ('from_number', models.CharField(max_length=20)),
-                ('keyword', models.CharField(blank=True, max_length=10)),
-                ('sent_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField()),
-                ('outcome', models.CharField(blank=True, max_length=20)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider_message_id", models.CharField(max_length=100, unique=True)),
+                ("from_number", models.CharField(max_length=20)),
+                ("keyword", models.CharField(blank=True, max_length=10)),
+                ("sent_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField()),
+                ("outcome", models.CharField(blank=True, max_length=20)),
             ],
         ),
         migrations.CreateModel(
-            name='TaskHeartbeat',
+            name="TaskHeartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(max_length=100, unique=True)),
-                ('ran_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task", models.CharField(max_length=100, unique=True)),
+                ("ran_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='StatusReport',
+            name="StatusReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=10)),
-                ('provider_message_id', models.CharField(max_length=100)),
-                ('status', models.CharField(max_length=20)),
-                ('error_code', models.CharField(blank=True, max_length=100)),
-                ('received_at', models.DateTimeField()),
-                ('applied_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=10),
+                ),
+                ("provider_message_id", models.CharField(max_length=100)),
+                ("status", models.CharField(max_length=20)),
+                ("error_code", models.CharField(blank=True, max_length=100)),
+                ("received_at", models.DateTimeField()),
+                ("applied_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('applied_at__isnull', True)), fields=['provider_message_id'], name='status_report_pending')],
-                'constraints': [models.UniqueConstraint(fields=('provider_message_id', 'status'), name='status_report_once')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("applied_at__isnull", True)),
+                        fields=["provider_message_id"],
+                        name="status_report_pending",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("provider_message_id", "status"), name="status_report_once"
+                    )
+                ],
             },
         ),
     ]
