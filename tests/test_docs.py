@@ -95,6 +95,25 @@ def test_no_doc_sends_the_reader_to_a_file_outside_the_repository(page):
     assert OUTSIDE_FILES.findall(hand_written(page)) == []
 
 
+def environment_variables() -> set[str]:
+    """The variables netcare/settings.py and alerts/conf.py read from the environment."""
+    settings_text = (ROOT / "netcare" / "settings.py").read_text(encoding="utf-8")
+    conf_text = (ROOT / "alerts" / "conf.py").read_text(encoding="utf-8")
+    names = set(re.findall(r"env\.\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", settings_text))
+    names |= set(re.findall(r"_required\(\"([A-Z][A-Z0-9_]+)\"\)", settings_text))
+    names |= set(re.findall(r"Env\(\)\.\w+\(\"([A-Z][A-Z0-9_]+)\"", settings_text))
+    names |= set(re.findall(r"_get\(\s*\"(ALERTS_[A-Z0-9_]+)\"", conf_text))
+    # The recording backends' fault injection is documented as a family, not one by one.
+    return {name for name in names if not name.startswith("ALERTS_RECORDING_")}
+
+
+def test_every_environment_variable_the_settings_read_is_in_the_operations_guide():
+    names = environment_variables()
+    assert {"DATABASE_URL", "SECRET_KEY", "ALERTS_LEASE_SECONDS"} <= names
+    guide = (DOCS / "operations.md").read_text(encoding="utf-8")
+    assert sorted(name for name in names if f"`{name}`" not in guide) == []
+
+
 @pytest.mark.parametrize(
     ("heading", "anchor"),
     [
