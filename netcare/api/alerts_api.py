@@ -138,6 +138,7 @@ class AlertAcknowledgeView(ApiView):
         if isinstance(request.data, dict) and request.data:
             raise ValidationError({key: ["Unknown field."] for key in request.data})
         updated = alerts.alert_acknowledge(alert=alert, actor=request.user)
+        log_reads(request, [alert.course.patient_id])
         return Response(AlertOut(_alerts_for(request).get(pk=updated.pk)).data)
 
 
@@ -153,4 +154,5 @@ class AlertResolveView(ApiView):
         updated = alerts.alert_resolve(
             alert=alert, actor=request.user, note=body.validated_data["note"]
         )
+        log_reads(request, [alert.course.patient_id])
         return Response(AlertOut(_alerts_for(request).get(pk=updated.pk)).data)

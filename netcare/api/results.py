@@ -139,6 +139,7 @@ class ImagingView(ApiView):
         study = recorded.study
         study.warnings = _warnings(recorded.warnings)
         study.event = recorded.event
+        log_reads(request, [course.patient_id])
         return Response(ImagingOut(study).data, status=201)
 
 
@@ -184,6 +185,7 @@ class LabView(ApiView):
         recorded = surveillance.lab_record(course=course, actor=request.user, **data)
         lab = recorded.result
         lab.warnings = _warnings(recorded.warnings)
+        log_reads(request, [course.patient_id])
         return Response(LabOut(lab).data, status=201)
 
 
@@ -266,4 +268,5 @@ class SymptomView(ApiView):
         data = dict(body.validated_data)
         course = _course_for(request, data.pop("course", None))
         recorded = surveillance.symptom_check_record(course=course, actor=request.user, **data)
+        log_reads(request, [recorded.check.course.patient_id])
         return Response(SymptomOut(recorded.check, context=self._context(request)).data, status=201)

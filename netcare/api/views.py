@@ -143,6 +143,7 @@ class CourseListView(ApiView):
             reason=data.get("reason", ""),
         )
         course = course_queryset(request.user).get(pk=registration.course.pk)
+        log_reads(request, [course.patient_id])  # the answer carries the patient's course
         return Response(
             course_detail(course, registration.warnings), status=status.HTTP_201_CREATED
         )
