@@ -7,8 +7,10 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
-# Positions are primary keys (bigint); anything else in a cursor was not made by us.
-MAX_ID = 2**63 - 1
+from .params import whole_number
+
+# Positions are primary keys (bigint, read by params.whole_number); anything else in a
+# cursor was not made by us.
 MAX_CURSOR_LENGTH = 200
 
 
@@ -69,5 +71,4 @@ def _is_ours(encoded: str) -> bool:
 
 
 def _is_id(position: str) -> bool:
-    digits = position.removeprefix("-")
-    return digits.isascii() and digits.isdigit() and len(digits) <= 19 and int(digits) <= MAX_ID
+    return whole_number(position.removeprefix("-"), low=0) is not None
