@@ -55,6 +55,7 @@ from .models import (
     Severity,
     SkipReason,
     StatusReport,
+    TaskHeartbeat,
     WorkerHeartbeat,
 )
 
@@ -104,6 +105,27 @@ def heartbeat_record(*, worker: str, now: datetime | None = None) -> WorkerHeart
         worker=worker, defaults={"seen_at": now or timezone.now()}
     )
     return beat
+
+
+# The periodic tasks /healthz watches, each with its heartbeat name.
+WATCHED_TASKS = ("sweep", "dispatch", "escalate")
+
+
+def task_heartbeat_record(*, task: str, now: datetime | None = None) -> TaskHeartbeat:
+    """Note that a periodic task (one of WATCHED_TASKS) ran to its end at `now`."""
+    beat, _ = TaskHeartbeat.objects.update_or_create(
+        task=task, defaults={"ran_at": now or timezone.now()}
+    )
+    return beat
+
+
+def task_ages(*, now: datetime | None = None) -> dict[str, float | None]:
+    """Seconds since each watched task last ran (None: never ran)."""
+    now = now or timezone.now()
+    seen = dict(TaskHeartbeat.objects.filter(task__in=WATCHED_TASKS).values_list("task", "ran_at"))
+    return {
+        task: (now - seen[task]).total_seconds() if task in seen else None for task in WATCHED_TASKS
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ def heartbeat(worker: str | None = None) -> int:
 def sweep(today: str | None = None) -> int:
     """Insert the reminders due today (ISO date; default: today), then start a dispatch."""
     inserted = services.sweep(today=_date(today), now=timezone.now())
+    services.task_heartbeat_record(task="sweep")
     if inserted:
         transaction.on_commit(_start_dispatch)
     return inserted
@@ -70,6 +71,7 @@ def dispatch() -> int:
     batches = math.ceil(work / size) + recoveries
     for _ in range(batches):
         dispatch_batch.delay()
+    services.task_heartbeat_record(task="dispatch")
     return batches
 
 
@@ -85,4 +87,6 @@ def dispatch_batch(now: str | None = None, batch_size: int | None = None) -> dic
 @shared_task(name="alerts.escalate", **TASK_DEFAULTS)
 def escalate(today: str | None = None) -> int:
     """Raise coordinator alerts for overdue items (ISO date; default: today)."""
-    return services.escalate(today=_date(today), now=timezone.now())
+    written = services.escalate(today=_date(today), now=timezone.now())
+    services.task_heartbeat_record(task="escalate")
+    return written

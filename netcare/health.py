@@ -1,4 +1,5 @@
-"""Liveness of what the system needs: the database and the Celery broker."""
+"""Liveness of what the system needs: the database, the Celery broker, and the periodic
+tasks (sweep, dispatch, escalation) having run recently."""
 
 from django.conf import settings
 from django.db import connection
@@ -27,15 +28,44 @@ def _broker_ok() -> tuple[bool, str]:
     return True, scheme
 
 
+def _tasks() -> tuple[dict[str, dict], list[str]]:
+    """Each watched task's age and bound (seconds); the names of those late past it."""
+    from alerts.services import task_ages
+
+    bounds = settings.HEALTHZ_MAX_TASK_AGE
+    try:
+        ages = task_ages()
+    except Exception:  # the database check reports why; do not report tasks as late too
+        return {}, []
+    report, late = {}, []
+    for task, age in ages.items():
+        bound = bounds.get(task)
+        is_late = bound is not None and (age is None or age > bound)
+        report[task] = {
+            "age_seconds": None if age is None else round(age, 1),
+            "max_age_seconds": bound,
+            "late": is_late,
+        }
+        if is_late:
+            late.append(task)
+    return report, late
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and the broker answer; 503 naming what is down."""
+    """200 when the database and the broker answer and every periodic task ran within its
+    bound (settings.HEALTHZ_MAX_TASK_AGE); 503 naming what is down (`down`) or late (`late`).
+    A task that never ran is late."""
     db_ok, db_info = _database_ok()
     broker_ok, broker_info = _broker_ok()
     down = [name for name, ok in (("database", db_ok), ("broker", broker_ok)) if not ok]
+    tasks, late = _tasks() if db_ok else ({}, [])
+    healthy = not down and not late
     body = {
-        "status": "ok" if not down else "unavailable",
+        "status": "ok" if healthy else "unavailable",
         "down": down,
+        "late": late,
         "database": {"ok": db_ok, "info": db_info},
         "broker": {"ok": broker_ok, "info": broker_info},
+        "tasks": tasks,
     }
-    return JsonResponse(body, status=503 if down else 200)
+    return JsonResponse(body, status=200 if healthy else 503)
