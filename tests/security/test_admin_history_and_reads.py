@@ -1,0 +1,181 @@
+"""The admin's history is read-only for every tracked model, and its reads are logged.
+
+Pages are found from ``admin.site``: a model registered later with a history is covered
+without editing this file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.db import DatabaseError
+from django.urls import reverse
+
+from alerts.models import CoordinatorAlert
+from netcare.models import ReadAccess
+from surveillance.models import LabResult
+from tests.admin.conftest import logged_in
+from tests.security.test_admin_walk import fingerprint, team_a_rows
+from treatments.models import Course, Patient
+
+pytestmark = [pytest.mark.django_db]
+
+
+def history_tracked() -> list[type]:
+    return [
+        model
+        for model in admin.site._registry
+        if hasattr(model, "history")
+        and model._meta.app_label in ("treatments", "surveillance", "alerts")
+    ]
+
+
+def test_every_model_with_a_history_is_walked():
+    # The project's tracked models; a new one must show up in the admin walk below.
+    labels = {model._meta.label for model in history_tracked()}
+    assert {
+        "treatments.CareTeam", "treatments.Patient", "treatments.Diagnosis", "treatments.Surgery",
+        "treatments.Course", "surveillance.SurveillancePlan", "surveillance.ImagingStudy",
+        "surveillance.LabResult", "surveillance.SymptomCheck", "surveillance.ClinicVisit",
+        "surveillance.Injection", "alerts.CoordinatorAlert",
+    } <= labels  # fmt: skip
+
+
+@pytest.mark.parametrize("persona", ["coordinator", "clinician"])
+def test_no_history_form_accepts_a_post_even_from_the_owning_team(
+    morning, team_a, coordinator, clinician, persona
+):
+    client = logged_in({"coordinator": coordinator, "clinician": clinician}[persona])
+    rows = team_a_rows(team_a)
+    before = fingerprint()
+    answers = {}
+    for model in history_tracked():
+        obj = rows[model].order_by("pk").first()
+        oldest = model.history.filter(pk=obj.pk).order_by("history_id").first()
+        opts = model._meta
+        target = reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_simple_history",
+            args=[obj.pk, oldest.history_id],
+        )
+        shown = client.get(target).status_code
+        # Only the CSRF token and a save, as a revert form would send.
+        refused = client.post(target, {"_save": "Save"}).status_code
+        answers[opts.label] = (shown, refused)
+
+    assert answers == dict.fromkeys(answers, (200, 403))
+    assert fingerprint() == before  # the resolved alert stays resolved, the plan unchanged
+    alert = rows[CoordinatorAlert].exclude(resolved_at=None).get()
+    assert (alert.note, alert.resolved_by) == ("imaging booked", coordinator)
+
+
+@pytest.mark.parametrize("bad", ["abc", "1.5", "²", "-", "9" * 30])
+def test_a_malformed_id_in_an_admin_url_answers_404(morning, team_a, coordinator, bad):
+    client = logged_in(coordinator)
+    course = team_a_rows(team_a)[Course].first()
+    version = course.history.first().history_id
+    paths = [
+        f"/admin/treatments/course/{bad}/change/",
+        f"/admin/treatments/course/{bad}/history/",
+        f"/admin/treatments/course/{bad}/delete/",
+        f"/admin/treatments/course/{bad}/",
+        f"/admin/treatments/course/{bad}/history/{version}/",
+        f"/admin/treatments/course/{course.pk}/history/{bad}/",
+        f"/admin/surveillance/labresult/{bad}/history/1/",
+        f"/admin/alerts/coordinatoralert/{bad}/history/",
+        f"/admin/treatments/course/{bad}/record-event/symptoms_reported/",
+    ]
+
+    assert {path: client.get(path).status_code for path in paths} == dict.fromkeys(paths, 404)
+
+
+# --- The read-access log ---------------------------------------------------------------------
+
+
+def rows_for(user, path: str) -> set[int]:
+    return set(
+        ReadAccess.objects.filter(actor=user, endpoint=path).values_list("patient_id", flat=True)
+    )
+
+
+def test_each_admin_page_showing_a_patient_logs_one_row_per_patient_shown(
+    morning, team_a, coordinator
+):
+    client = logged_in(coordinator)
+    rows = team_a_rows(team_a)
+    course = morning.progression
+    lab = rows[LabResult].get()
+    alert = rows[CoordinatorAlert].exclude(resolved_at=None).get()
+    version = alert.history.order_by("history_id").first().history_id
+    team_a_patients = set(rows[Patient].values_list("pk", flat=True))
+    alerted = set(rows[CoordinatorAlert].values_list("course__patient_id", flat=True))
+    pages = {
+        f"/admin/treatments/patient/{course.patient_id}/change/": {course.patient_id},
+        f"/admin/treatments/course/{course.pk}/change/": {course.patient_id},
+        f"/admin/treatments/course/{course.pk}/history/": {course.patient_id},
+        f"/admin/treatments/course/{course.pk}/record-event/symptoms_reported/": {
+            course.patient_id
+        },
+        "/admin/surveillance/labresult/": {lab.course.patient_id},
+        f"/admin/surveillance/labresult/{lab.pk}/change/": {lab.course.patient_id},
+        "/admin/alerts/coordinatoralert/": alerted,
+        f"/admin/alerts/coordinatoralert/{alert.pk}/history/{version}/": {alert.course.patient_id},
+        "/admin/treatments/patient/": team_a_patients,
+    }
+
+    for path, expected in pages.items():
+        assert client.get(path).status_code == 200, path
+        assert rows_for(coordinator, path) == expected, path
+    # One row per patient per request, not one per row shown (the course has several alerts).
+    assert ReadAccess.objects.filter(actor=coordinator).count() == sum(map(len, pages.values()))
+
+
+def test_the_worklist_logs_the_patients_it_names_and_only_the_teams(morning, team_a, coordinator):
+    client = logged_in(coordinator)
+
+    response = client.get("/admin/")
+
+    logged = rows_for(coordinator, "/admin/")
+    named = {morning.gap.patient_id, morning.late.patient_id, morning.recurrence.patient_id,
+             morning.progression.patient_id}  # fmt: skip
+    assert response.status_code == 200
+    assert named <= logged
+    assert logged <= set(team_a_rows(team_a)[Patient].values_list("pk", flat=True))
+
+
+def test_a_list_showing_no_patient_logs_nothing(morning, coordinator):
+    client = logged_in(coordinator)
+
+    response = client.get("/admin/surveillance/labresult/", {"q": "no such patient"})
+
+    assert response.status_code == 200
+    assert not ReadAccess.objects.exists()
+
+
+@pytest.fixture
+def broken_read_log(monkeypatch) -> None:
+    """The read-log table refuses inserts, as a full disk or a revoked grant would."""
+
+    def refuse(*args, **kwargs):
+        raise DatabaseError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+
+
+def test_an_admin_page_whose_read_cannot_be_logged_is_not_served(
+    morning, coordinator, broken_read_log
+):
+    client = logged_in(coordinator)
+    course = morning.progression
+    patient = course.patient
+
+    for path in (
+        "/admin/",
+        f"/admin/treatments/patient/{patient.pk}/change/",
+        f"/admin/treatments/course/{course.pk}/change/",
+        "/admin/treatments/patient/",
+    ):
+        response = client.get(path)
+
+        assert response.status_code == 503, path
+        assert patient.mrn not in response.content.decode(), path
+        assert patient.family_name not in response.content.decode(), path
