@@ -68,6 +68,13 @@ CASES: list[tuple[str, Provoke, int, str]] = [
         "POST", "/api/v1/courses/", b"{oops", content_type="application/json"), 400, "invalid"),
     ("validation error", lambda w: w["staff"].post(
         "/api/v1/courses/", {}, format="json"), 400, "invalid"),
+    ("unreadable filter", lambda w: w["staff"].get(
+        "/api/v1/courses/", {"care_team": "²"}), 400, "invalid_filter"),
+    ("NUL in a query parameter", lambda w: w["staff"].get(
+        "/api/v1/alerts/", {"kind": "\x00"}), 400, "invalid"),
+    ("lone surrogate in a body", lambda w: w["staff"].generic(
+        "POST", "/api/v1/courses/", b'{"care_team": "\\ud800"}',
+        content_type="application/json"), 400, "invalid"),
     ("no token", lambda w: APIClient().get("/api/v1/courses/"), 401, "not_authenticated"),
     ("malformed token", lambda w: APIClient(HTTP_AUTHORIZATION="Bearer not.a.jwt").get(
         "/api/v1/courses/"), 401, "not_authenticated"),
