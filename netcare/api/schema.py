@@ -30,7 +30,8 @@ class ErrorBody(serializers.Serializer):
 
 
 ERRORS: dict[str, str] = {
-    "400": "invalid: malformed or invalid input; `errors` maps fields to messages.",
+    "400": "invalid: malformed or invalid input (NUL and lone surrogates included); "
+    "invalid_filter: a query parameter that cannot be read. `errors` maps fields to messages.",
     "401": "not_authenticated: no, invalid or expired credentials.",
     "403": "permission_denied: the caller's role may not do this.",
     "404": "not_found: no such object for this caller.",
@@ -38,7 +39,8 @@ ERRORS: dict[str, str] = {
     "415": "unsupported_media_type: the body is not application/json.",
     "422": "guideline_guard (clinician may override) or idempotency_key_reused.",
     "429": "throttled (with Retry-After) or locked_out.",
-    "503": "read_log_unavailable: the read cannot be logged, so no patient data is returned.",
+    "503": "unavailable: the database cannot be reached, try again (Retry-After); "
+    "read_log_unavailable (reads): the read cannot be logged, so no patient data is returned.",
 }
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -86,7 +88,8 @@ class NetcareAutoSchema(AutoSchema):
         permissions = list(self.view.permission_classes)
         public = all(issubclass(p, AllowAny) for p in permissions)
         writes = self.method not in ("GET", "HEAD", "OPTIONS")
-        statuses = ["400", "401", "429"]
+        # Any operation may find the database gone (503 unavailable).
+        statuses = ["400", "401", "429", "503"]
         if not public:
             statuses.append("403")
         if "{" in self.path:
@@ -95,8 +98,6 @@ class NetcareAutoSchema(AutoSchema):
             statuses += ["409", "415", "422"]
         elif writes:
             statuses.append("415")
-        if not writes:
-            statuses.append("503")
         return sorted(statuses)
 
     def _handler(self) -> Any:
