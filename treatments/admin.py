@@ -407,7 +407,11 @@ class CourseAdmin(ScopedHistoryAdmin):
             if object_id is not None:
                 self.visible_object_or_404(request, object_id)
             raise PermissionDenied("A course changes only through its events.")
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        # No save buttons for a form that saves nothing.
+        no_save = {"show_save": False, "show_save_and_continue": False}
+        return super().changeform_view(
+            request, object_id, form_url, {**(extra_context or {}), **no_save}
+        )
 
     def has_add_permission(self, request) -> bool:
         # A course is registered through the registration service (stage, grade, plan).

@@ -179,3 +179,18 @@ def test_an_admin_page_whose_read_cannot_be_logged_is_not_served(
         assert response.status_code == 503, path
         assert patient.mrn not in response.content.decode(), path
         assert patient.family_name not in response.content.decode(), path
+
+
+def test_the_course_page_offers_no_save_button_and_refuses_a_post(morning, clinician):
+    client = logged_in(clinician)
+    course = morning.progression
+    target = f"/admin/treatments/course/{course.pk}/change/"
+    before = Course.objects.filter(pk=course.pk).values().get()
+
+    page = client.get(target).content.decode()
+    response = client.post(target, {"opened_on": "2020-01-01", "_save": "Save"})
+
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    assert "record-event" in page  # the events are the way to change the course
+    assert response.status_code == 403
+    assert Course.objects.filter(pk=course.pk).values().get() == before
