@@ -28,7 +28,7 @@ def repair_future_runs(*, now: datetime | None = None) -> list[str]:
 
     Logs one warning per task with the future time it carried. Safe to run at any time.
     """
-    from django_celery_beat.models import PeriodicTask, PeriodicTasks
+    from django_celery_beat.models import PeriodicTask
 
     now = now or timezone.now()
     poisoned = list(
@@ -45,9 +45,10 @@ def repair_future_runs(*, now: datetime | None = None) -> list[str]:
             last_run_at.isoformat(),
             last_run_at - now,
         )
+    # The change marker (PeriodicTasks) is left alone on purpose: a reload would count the
+    # next run from the row's creation; the starting scheduler's entries are repaired in place
+    # (repair_loaded_entries) and run at once.
     PeriodicTask.objects.filter(pk__in=[pk for pk, _, _ in poisoned]).update(last_run_at=None)
-    # Tell running schedulers to reload (a plain UPDATE does not touch the change marker).
-    PeriodicTasks.update_changed()
     return [name for _, name, _ in poisoned]
 
 
