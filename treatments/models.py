@@ -147,9 +147,12 @@ class Diagnosis(models.Model):
     )
     n = models.CharField("N", max_length=3, choices=_choices(staging.N_VALUES))
     m = models.CharField("M", max_length=3, choices=_choices(staging.M_VALUES))
+    # Null: several primaries whose number was not recorded ("T3(m)" without a count).
     tumour_count = models.PositiveSmallIntegerField(
         "number of primary tumours",
         default=1,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(staging.TUMOUR_COUNT_MAX)],
     )
     tumour_size_mm = models.DecimalField(

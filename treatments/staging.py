@@ -303,8 +303,12 @@ def split_multifocal(t: object) -> tuple[object, str | int | None]:
 
 
 def t_display(t: str, tumour_count: int | None) -> str:
-    """T as reported: with "(m)" when more than one primary was found (AJCC 8th edition)."""
-    return f"{t}(m)" if tumour_count is not None and tumour_count > 1 else t
+    """T as reported: with "(m)" when more than one primary was found (AJCC 8th edition).
+
+    ``tumour_count`` None means several primaries whose number was not recorded (a "T3(m)"
+    given without a count).
+    """
+    return f"{t}(m)" if tumour_count is None or tumour_count > 1 else t
 
 
 def _tumour_count(
@@ -337,19 +341,20 @@ def _tumour_count(
             ]
         count: int | None = suffix
     elif suffix == "m":
-        if given is None or given < 2:
+        # "(m)" alone says several primaries without their number: kept as None, not guessed.
+        if given is not None and given < 2:
             return None, [
                 StagingError(
                     "tumour_count",
-                    "required" if given is None else "contradiction",
-                    f"{t}(m) records multiple primaries (AJCC 8th edition): give tumour_count, "
-                    "2 or more.",
+                    "contradiction",
+                    f"{t}(m) records multiple primaries (AJCC 8th edition), but tumour_count is "
+                    f"{given}.",
                 )
             ]
         count = given
     else:
         count = 1 if given is None else given
-    if t == "T0" and count is not None and count > 1:
+    if t == "T0" and (count is None or count > 1):
         return None, [
             StagingError(
                 "tumour_count",
@@ -697,7 +702,8 @@ def assess(
         errors.setdefault(f"{exc.section}.{exc.field}", []).append(exc.message)
 
     base_t, suffix = split_multifocal(t)
-    count, count_errors = (None, [])
+    count: int | None = 1
+    count_errors: list[StagingError] = []
     if isinstance(base_t, str):
         count, count_errors = _tumour_count(base_t, suffix, tumour_count)
     for exc in count_errors:
@@ -761,7 +767,7 @@ def assess(
             ),
         )
         stage = None
-    if not isinstance(base_t, str) or count is None:  # ajcc_stage refused t already
+    if not isinstance(base_t, str):  # ajcc_stage refused t already
         return Assessment(errors={"diagnosis.t": ["T is not valid."]})
     return Assessment(
         stage_system=system,

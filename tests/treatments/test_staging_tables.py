@@ -250,6 +250,7 @@ def test_nec_and_minen_are_not_staged_and_a_warning_names_the_chapter(
         ("T3", 1, "T3", 1, "T3"),
         ("T3", 4, "T3", 4, "T3(m)"),
         ("T3(m)", 3, "T3", 3, "T3(m)"),
+        ("T3(m)", None, "T3", None, "T3(m)"),  # several, number not recorded: not guessed
         ("T3(2)", None, "T3", 2, "T3(m)"),
         ("T3(2)", 2, "T3", 2, "T3(m)"),
         ("TX(m)", 2, "TX", 2, "TX(m)"),
@@ -268,11 +269,11 @@ def test_multiple_primaries_are_shown_with_m_and_staged_by_the_highest_t(
 @pytest.mark.parametrize(
     ("t", "count", "field"),
     [
-        ("T3(m)", None, "diagnosis.tumour_count"),  # (m) needs the number
         ("T3(m)", 1, "diagnosis.tumour_count"),
         ("T3(2)", 3, "diagnosis.tumour_count"),
         ("T3(1)", None, "diagnosis.t"),
         ("T0", 2, "diagnosis.tumour_count"),
+        ("T0(m)", None, "diagnosis.tumour_count"),
         ("T3", 0, "diagnosis.tumour_count"),
         ("T3", 101, "diagnosis.tumour_count"),
         ("T3", True, "diagnosis.tumour_count"),

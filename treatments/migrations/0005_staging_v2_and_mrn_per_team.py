@@ -4,6 +4,11 @@ import django.core.validators
 from django.conf import settings
 from django.db import migrations, models
 
+# Data-preserving: existing diagnoses keep their stage and get stage_system
+# "ajcc8_jejunum_ileum" (the table they were staged with), a tumour count of 1 and no
+# mesenteric mass; `manage.py check_registrations` lists those the new rules would refuse,
+# for a clinician to correct. MRNs unique per clinic are unique per care team a fortiori.
+
 
 class Migration(migrations.Migration):
     dependencies = [

@@ -46,7 +46,7 @@ def problems_of(course: Course) -> Iterator[Problem]:
     result = staging.assess(
         primary_site=dx.primary_site,
         differentiation=dx.differentiation,
-        t=dx.t,
+        t=dx.t_display,  # "T3(m)" with no count is how a multifocal T was given
         n=dx.n,
         m=dx.m,
         ki67_percent=_decimal(dx.ki67_percent),
