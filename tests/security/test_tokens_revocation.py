@@ -10,6 +10,7 @@ user can still log in, a new login works: the revocation is not wider than asked
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -319,3 +321,32 @@ def test_staff_without_the_user_permission_cannot_log_anyone_out(coordinator, cl
 
     assert response.status_code == 403
     assert not TokenVersion.objects.filter(user=clinician).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_refresh_token_sent_by_ten_clients_at_once_is_rotated_once():
+    """A stolen refresh token raced against its owner's: the database lets one of them win."""
+    team = factories.team()
+    factories.user("coordinator", "coordinator", team)
+    token = login("coordinator").json()["refresh"]
+    threads, barrier = 10, threading.Barrier(10)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def rotate() -> None:
+        try:
+            barrier.wait(timeout=10)
+            status = refresh(token).status_code
+            with lock:
+                statuses.append(status)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=rotate) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert sorted(statuses) == [200] + [401] * (threads - 1)
