@@ -11,7 +11,9 @@ Each JWT carries two facts checked on every request and every refresh
 
 The pre_save/post_save pair below sees every door that saves a user (admin forms,
 ``set_password`` and ``save`` in a shell, ``changepassword``, password reset), so none of
-them has to remember to call ``revoke_tokens``.
+them has to remember to call ``revoke_tokens``. A password hash rewritten with the same
+password (Django upgrading its hasher at a login, ``seed_demo`` setting the demo password
+again) counts as a change too: the user's other tokens end once, which errs on the safe side.
 """
 
 from __future__ import annotations
