@@ -118,6 +118,45 @@ class Patient(models.Model):
         self.clinic = self.care_team.clinic
         super().save(*args, **kwargs)
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # Remembered so that clean() looks at the records only when the birth date changes.
+        instance._loaded_birth_date = instance.__dict__.get("birth_date")
+        return instance
+
+    def clean(self) -> None:
+        """A corrected birth date may not fall after a clinical date already recorded.
+
+        The staging module's date rule, asked from this side: an admin form or a service that
+        changes the birth date gets a field error naming the earliest such date.
+        """
+        loaded = getattr(self, "_loaded_birth_date", None)
+        if self.pk is None or loaded is None or self.birth_date == loaded:
+            return
+        earliest = _earliest_clinical_date(self)
+        issue = earliest and staging.clinical_date_issue(earliest, birth_date=self.birth_date)
+        if issue:
+            raise ValidationError(
+                {
+                    "birth_date": ValidationError(
+                        f"The patient's records hold a clinical date ({earliest.isoformat()}) "
+                        "before this birth date.",
+                        code="before_birth_date",
+                    )
+                }
+            )
+
+
+def _earliest_clinical_date(patient: Patient) -> datetime.date | None:
+    dates = [
+        patient.diagnoses.aggregate(d=models.Min("diagnosed_on"), s=models.Min("sstr_imaging_on")),
+        patient.surgeries.aggregate(d=models.Min("performed_on")),
+        CourseEvent.objects.filter(course__patient=patient).aggregate(d=models.Min("occurred_on")),
+    ]
+    found = [value for row in dates for value in row.values() if value is not None]
+    return min(found, default=None)
+
 
 class Diagnosis(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnoses")

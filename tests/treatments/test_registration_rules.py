@@ -374,3 +374,16 @@ def test_any_accepted_registration_stages_as_its_table_allows_and_n_agrees_with_
         assert dx.stage == "IV"
     assert (dx.tumour_count is None or dx.tumour_count > 1) == dx.t_display.endswith("(m)")
     assert dx.diagnosed_on >= course.patient.birth_date
+
+
+def test_a_corrected_birth_date_may_not_fall_after_the_recorded_surgery(coordinator, team_a):
+    course = factories.register(coordinator, team_a, birth_date=BORN)
+    patient = Patient.objects.get(pk=course.patient_id)
+
+    patient.birth_date = dt.date(2026, 1, 20)  # after the diagnosis of 2026-01-10
+    with pytest.raises(ValidationError) as error:
+        patient.full_clean()
+    patient.birth_date = dt.date(1961, 4, 20)  # a plausible correction
+    patient.full_clean()
+
+    assert "2026-01-10" in error.value.message_dict["birth_date"][0]
