@@ -82,7 +82,7 @@ def issue_tokens(user: Any) -> RefreshToken:
 
 
 class TokenObtainPairSerializer(TokenObtainSerializer):
-    """Username and password, plus ``otp`` for users with a confirmed TOTP device."""
+    """Username and password, plus `otp` for users with a confirmed TOTP device."""
 
     otp = serializers.CharField(
         required=False,
