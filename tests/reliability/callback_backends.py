@@ -27,6 +27,21 @@ CALLBACK_URL = "RELIABILITY_CALLBACK_URL"
 UNDELIVERED_EVERY = "RELIABILITY_UNDELIVERED_EVERY"
 #: Each report is sent this many times (duplicates, as providers retry).
 REPORT_TIMES = "RELIABILITY_REPORT_TIMES"
+#: A Redis URL where the backend counts reports that arrived before their id was written.
+EARLY_COUNTER = "RELIABILITY_EARLY_COUNTER_URL"
+EARLY_KEY = "reliability:early_reports"
+
+
+def _count_early(reminder_id: int | None, sid: str) -> None:
+    url = os.environ.get(EARLY_COUNTER, "")
+    if not url or reminder_id is None:
+        return
+    from alerts.models import Reminder
+
+    if not Reminder.objects.filter(pk=reminder_id, provider_message_id=sid).exists():
+        import redis
+
+        redis.Redis.from_url(url).incr(EARLY_KEY)
 
 
 def reported_status(reminder_id: int) -> str:
@@ -70,4 +85,5 @@ class EarlyCallbackSMSBackend(RecordingSMSBackend):
                     _post(path, {"MessageSid": outcome.provider_message_id,
                                  "MessageStatus": sent_status, "ErrorCode": "30003"
                                  if sent_status == "undelivered" else ""})  # fmt: skip
+            _count_early(message.reminder_id, outcome.provider_message_id)
         return outcomes
