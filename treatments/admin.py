@@ -293,6 +293,7 @@ class CareTeamAdmin(ScopedHistoryAdmin):
     scope_path = "pk"
     scope_selector = staticmethod(teams_of)
     patient_path = None  # a team's page lists its members, no patient
+    ordering = ("name",)
     list_display = ("name", "clinic")
     search_fields = ("name", "clinic")
     filter_horizontal = ("members",)

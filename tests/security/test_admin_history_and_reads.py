@@ -194,3 +194,43 @@ def test_the_course_page_offers_no_save_button_and_refuses_a_post(morning, clini
     assert "record-event" in page  # the events are the way to change the course
     assert response.status_code == 403
     assert Course.objects.filter(pk=course.pk).values().get() == before
+
+
+# --- Filters' choices ------------------------------------------------------------------------
+
+
+def offered(client, path: str) -> dict[str, set[str]]:
+    """The values each filter of a changelist offers, by the filter's title."""
+    response = client.get(path)
+    assert response.status_code == 200, path
+    return {
+        str(spec.title): {
+            str(choice["query_string"]) for choice in spec.choices(response.context["cl"])
+        }
+        for spec in response.context["cl"].filter_specs
+    }
+
+
+def test_filters_offer_only_values_and_teams_found_in_the_users_own_records(
+    team_a, team_b, clinician, coordinator2
+):
+    from tests import factories
+
+    factories.register(clinician, team_a, patient=factories.patient_data(language="fr"))
+    factories.register(coordinator2, team_b, patient=factories.patient_data(language="en"))
+    # A second team for coordinator2, so that its team filters have choices to show.
+    team_c = factories.team("Team C", "Clinic 3")
+    team_c.members.add(coordinator2)
+    factories.register(coordinator2, team_c)
+    ours, theirs = logged_in(clinician), logged_in(coordinator2)
+
+    mine = offered(ours, "/admin/treatments/patient/")
+    other = offered(theirs, "/admin/treatments/patient/")
+
+    assert any("language=fr" in q for q in mine["language"])
+    assert not any("language=fr" in q for q in other["language"])
+    for path in ("/admin/treatments/patient/", "/admin/treatments/course/",
+                 "/admin/treatments/diagnosis/", "/admin/treatments/surgery/"):  # fmt: skip
+        teams = {q for qs in offered(theirs, path).values() for q in qs if "care_team__id" in q}
+        assert any(f"care_team__id__exact={team_c.pk}" in q for q in teams), path
+        assert not any(f"care_team__id__exact={team_a.pk}" in q for q in teams), path
