@@ -17,7 +17,9 @@ from netcare.api.exceptions import RETRY_AFTER_SECONDS, UNAVAILABLE_BODY
 from netcare.api.parsers import UNSTORABLE, UNSTORABLE_MESSAGE
 
 API_PREFIXES = ("/api/", "/webhooks/")
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Only url-encoded forms are read here: reading a multipart body would consume the stream a
+# view may still want raw, and Django's form fields refuse NUL in multipart forms themselves.
+FORM_TYPES = ("application/x-www-form-urlencoded",)
 CHECKED_HEADERS = ("Idempotency-Key",)
 MAX_NAMED = 20
 # The compact separators of DRF's renderer, so these bodies read like those of the views.
