@@ -83,10 +83,10 @@ class Command(BaseCommand):
             created = 0
             for team, prefix in ((team_a, ""), (team_b, "B-")):
                 for mrn, given, family, steps in DEMO_COURSES:
-                    if not Patient.objects.filter(clinic=team.clinic, mrn=prefix + mrn).exists():
+                    if not Patient.objects.filter(care_team=team, mrn=prefix + mrn).exists():
                         self._course(team, prefix + mrn, given, family, steps, users["clinician"])
                         created += 1
-            demo_patient = Patient.objects.get(clinic=team_a.clinic, mrn="DEMO-001")
+            demo_patient = Patient.objects.get(care_team=team_a, mrn="DEMO-001")
             if demo_patient.user_id != users["patient"].pk:
                 demo_patient.user = users["patient"]
                 demo_patient._history_user = system_user()
