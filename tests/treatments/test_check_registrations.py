@@ -115,3 +115,13 @@ def test_a_clean_database_has_nothing_to_correct(coordinator, team_a):
 
     assert out.getvalue().strip() == "0 registrations to correct."
     assert Course.objects.count() == 1
+
+
+def test_the_demo_data_registers_under_the_current_rules_and_has_nothing_to_correct():
+    call_command("seed_demo", stdout=io.StringIO())
+    out = io.StringIO()
+
+    call_command("check_registrations", stdout=out)
+
+    assert Course.objects.count() == 20
+    assert out.getvalue().strip() == "0 registrations to correct."
