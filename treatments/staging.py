@@ -660,7 +660,7 @@ class Assessment:
 
     ``errors`` maps a section-qualified field ("diagnosis.n", "surgery.nodes_positive") to
     its messages; when it is empty the other values are set (``stage`` None only for an
-    ``unsupported`` stage system).
+    ``unsupported`` stage system, ``tumour_count`` None only for "(m)" given without a count).
     """
 
     stage_system: str | None = None
@@ -721,8 +721,10 @@ def assess(
         add(exc)
 
     stage: str | None = None
+    # The NET table of the site checks T, N and M even for NEC and MiNEN (which it does not
+    # stage): a value no table has is an entry error whatever the differentiation.
     table_system = None if system is None else stage_system_for(primary_site)
-    if table_system is not None:
+    if system is not None and table_system is not None:
         try:
             stage = ajcc_stage(base_t, n, m, primary_site=primary_site)  # type: ignore[arg-type]
         except StagingError as exc:
@@ -732,7 +734,7 @@ def assess(
         if isinstance(n, str) and n in N_VALUES:
             try:
                 for exc in node_issues(
-                    system=system or table_system,
+                    system=system,
                     n=n,
                     nodes_examined=nodes_examined,
                     nodes_positive=nodes_positive,
