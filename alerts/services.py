@@ -737,7 +737,11 @@ def lease_expired_count(*, now: datetime, limit: int) -> int:
 def reminder_resend(
     *, reminder_ids: Iterable[int], actor: AbstractBaseUser, now: datetime | None = None
 ) -> int:
-    """Put failed reminders the actor may see back in the queue, attempts reset."""
+    """Put failed reminders the actor may see back in the queue, attempts reset.
+
+    The previous send's provider id is dropped (its attempts keep it): a late report about
+    that earlier message must not settle the new one.
+    """
     now = now or timezone.now()
     updated = Reminder.objects.filter(
         pk__in=list(reminder_ids),
@@ -750,6 +754,7 @@ def reminder_resend(
         next_attempt_at=None,
         leased_until=None,
         last_error="",
+        provider_message_id="",
     )
     # Reminders keep no history table (operational rows); the log says who resent them.
     logger.info("%s put %d failed reminders back in the queue", actor, updated)

@@ -135,3 +135,20 @@ def test_early_reports_in_any_order_end_in_the_final_status_they_name(sent_sms):
     sent_sms.refresh_from_db()
     assert sent_sms.status == "delivered"
     assert not StatusReport.objects.filter(applied_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_late_report_about_a_resent_reminders_first_message_does_not_settle_the_second(
+    client, sent_sms, coordinator
+):
+    first_sid = sent_sms.provider_message_id
+    signed_post(client, STATUS, {"MessageSid": first_sid, "MessageStatus": "undelivered"})
+    assert services.reminder_resend(reminder_ids=[sent_sms.pk], actor=coordinator) == 1
+    Reminder.objects.filter(pk=sent_sms.pk).update(status="sending")  # the resend in flight
+
+    late = signed_post(client, STATUS, {"MessageSid": first_sid, "MessageStatus": "delivered"})
+
+    assert late.status_code == 200
+    sent_sms.refresh_from_db()
+    assert (sent_sms.status, sent_sms.provider_message_id) == ("sending", "")
+    assert sent_sms.deliveries.get().provider_message_id == first_sid
