@@ -13,7 +13,12 @@ from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+)
 from django.shortcuts import render
 from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
@@ -136,6 +141,13 @@ def _require_webhook_secret(view):
         if not (getattr(settings, "ANYMAIL", None) or {}).get("WEBHOOK_SECRET"):
             logger.warning("refused an email tracking webhook: no WEBHOOK_SECRET configured")
             return HttpResponseForbidden("webhook secret not configured")
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except (ValueError, TypeError, KeyError) as exc:
+            # A body anymail cannot parse (not JSON, a list where it expects an object):
+            # the sender's mistake, answered 400. Database errors still give a 5xx, so
+            # the provider retries.
+            logger.warning("refused a malformed email tracking webhook: %r", exc)
+            return HttpResponseBadRequest("malformed webhook body")
 
     return csrf_exempt(guarded)

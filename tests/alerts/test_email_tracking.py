@@ -119,3 +119,11 @@ def test_an_email_report_before_the_id_is_written_is_applied_when_it_is(client, 
 
     sent_email.refresh_from_db()
     assert sent_email.status == "failed"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ["not json", "[]", '{"RecordType": "Bounce"}', "{}", "\u0000"])
+def test_a_malformed_report_with_the_right_secret_is_a_400_not_a_500(client, body):
+    response = client.post(POSTMARK, body, content_type="application/json", **auth())
+
+    assert response.status_code in (200, 400)
