@@ -187,9 +187,11 @@ class Diagnosis(models.Model):
     n = models.CharField("N", max_length=3, choices=_choices(staging.N_VALUES))
     m = models.CharField("M", max_length=3, choices=_choices(staging.M_VALUES))
     # Null: several primaries whose number was not recorded ("T3(m)" without a count).
+    # Database defaults too: rows written by SQL (bulk loads) get the same values as the ORM's.
     tumour_count = models.PositiveSmallIntegerField(
         "number of primary tumours",
         default=1,
+        db_default=1,
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(staging.TUMOUR_COUNT_MAX)],
@@ -202,13 +204,16 @@ class Diagnosis(models.Model):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(staging.TUMOUR_SIZE_MAX_MM)],
     )
-    mesenteric_mass_over_2cm = models.BooleanField("mesenteric mass over 2 cm", default=False)
+    mesenteric_mass_over_2cm = models.BooleanField(
+        "mesenteric mass over 2 cm", default=False, db_default=False
+    )
     # Null for NEC and MiNEN: AJCC stages them with carcinoma chapters not encoded here.
     stage = models.CharField(max_length=8, null=True, blank=True, editable=False)
     stage_system = models.CharField(
         max_length=30,
         choices=_choices(staging.STAGE_SYSTEMS),
         default=staging.JEJUNUM_ILEUM,
+        db_default=staging.JEJUNUM_ILEUM,
         editable=False,
     )
     grade = models.CharField(max_length=8, editable=False)

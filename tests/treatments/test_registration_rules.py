@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -387,3 +388,24 @@ def test_a_corrected_birth_date_may_not_fall_after_the_recorded_surgery(coordina
     patient.full_clean()
 
     assert "2026-01-10" in error.value.message_dict["birth_date"][0]
+
+
+def test_a_diagnosis_loaded_by_sql_without_the_new_columns_gets_their_defaults(coordinator, team_a):
+    # Bulk loads (the benchmarks, an import) write the first release's columns only.
+    patient_id = factories.register(coordinator, team_a).patient_id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO treatments_diagnosis (primary_site, diagnosed_on, differentiation, "
+            "ki67_percent, mitoses_per_2mm2, t, n, m, stage, grade, sstr_imaging, "
+            "cga_elevated_preop, functional, notes, patient_id) VALUES ('ileum', '2026-01-10', "
+            "'well', 4, 1, 'T3', 'N1', 'M0', 'III', 'G2', 'positive', true, false, '', %s)",
+            [patient_id],
+        )
+
+    loaded = Diagnosis.objects.order_by("-pk").first()
+    assert (loaded.stage_system, loaded.tumour_count, loaded.mesenteric_mass_over_2cm) == (
+        "ajcc8_jejunum_ileum",
+        1,
+        False,
+    )
+    assert loaded.t_display == "T3"
