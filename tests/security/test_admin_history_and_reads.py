@@ -51,7 +51,7 @@ def test_no_history_form_accepts_a_post_even_from_the_owning_team(
     answers = {}
     for model in history_tracked():
         obj = rows[model].order_by("pk").first()
-        oldest = model.history.filter(pk=obj.pk).order_by("history_id").first()
+        oldest = obj.history.order_by("history_id").first()
         opts = model._meta
         target = reverse(
             f"admin:{opts.app_label}_{opts.model_name}_simple_history",

@@ -89,6 +89,7 @@ class Target:
     view: str  # "changelist", "change", "history", "history_form", ... or the site view's name
     model: type[models.Model] | None
     names_record: bool
+    action: str | None = None  # the action a POST asks for (a changelist's, the worklist's)
 
 
 def _fill(route: str, values: dict[str, str]) -> str:
@@ -114,10 +115,8 @@ def admin_targets(team_a: CareTeam, users: list[Any]) -> list[Target]:
             obj = rows[model].order_by("pk").first()
             assert obj is not None, f"the scenario holds no {opts.label} of team A"
             pk = str(obj.pk)
-            history = getattr(model, "history", None)
-            version = (
-                str(history.filter(pk=obj.pk).latest("history_date").history_id) if history else "1"
-            )
+            tracked = hasattr(model, "history")
+            version = str(obj.history.latest("history_date").history_id) if tracked else "1"
         elif model is apps.get_model("auth", "User"):
             pk, version = str(users[0].pk), "1"
         else:
@@ -133,6 +132,11 @@ def admin_targets(team_a: CareTeam, users: list[Any]) -> list[Target]:
             if not isinstance(pattern, URLPattern):
                 continue
             route = str(pattern.pattern)
+            if pattern.name and pattern.name.endswith("_changelist"):
+                # Each bulk action of the list, on team A's rows.
+                for action in (*(model_admin.actions or ()), "delete_selected"):
+                    name = action if isinstance(action, str) else action.__name__
+                    targets.append(Target(prefix, "changelist", model, False, name))
             targets.append(
                 Target(
                     url=prefix + _fill(route, values),
@@ -147,6 +151,10 @@ def admin_targets(team_a: CareTeam, users: list[Any]) -> list[Target]:
             continue  # the model admins' includes (walked above) and the final catch-all
         if pattern.name in SKIPPED_SITE_VIEWS:
             continue
+        if pattern.name == "index":
+            # The worklist's bulk actions, on team A's alerts and reminders.
+            for action in ("acknowledge_alerts", "resend_reminders"):
+                targets.append(Target("/admin/", "index", None, False, action))
         if pattern.name == "app_list":
             for app_label in PROJECT_APPS[:3]:
                 targets.append(Target(f"/admin/{app_label}/", "app_list", None, False))
@@ -177,7 +185,6 @@ def probe_body(team_a: CareTeam) -> dict[str, Any]:
     """A POST that would change team A's records if any view took it: ids, actions, reasons."""
     rows = team_a_rows(team_a)
     course = rows[Course].first()
-    alert = rows[CoordinatorAlert].first()
     return {
         "course": course.pk,
         "patient": rows[Patient].first().pk,
@@ -187,8 +194,8 @@ def probe_body(team_a: CareTeam) -> dict[str, Any]:
         "margin": "R1",
         "family_name": "Changed",
         "action": "acknowledge",
-        "_selected_action": [alert.pk, *rows[Reminder].values_list("pk", flat=True)],
-        "selected": [alert.pk],
+        "selected": list(rows[CoordinatorAlert].values_list("pk", flat=True)),
+        "post": "yes",  # the confirmation of delete_selected
         "index": "0",
         "_save": "Save",
     }
@@ -221,6 +228,7 @@ def test_another_teams_records_answer_404_on_every_admin_url_and_nothing_changes
 ):
     targets = admin_targets(team_a, [coordinator])
     body = probe_body(team_a)
+    rows = team_a_rows(team_a)
     team_a_patients = set(team_a_rows(team_a)[Patient].values_list("pk", flat=True))
     before = fingerprint()
     tally = Tally()
@@ -228,7 +236,17 @@ def test_another_teams_records_answer_404_on_every_admin_url_and_nothing_changes
         client = logged_in(user)
         for target in targets:
             for method in ("get", "post"):
-                response = getattr(client, method)(target.url, body if method == "post" else None)
+                own = rows.get(target.model)
+                data = {
+                    **body,
+                    "action": target.action or body["action"],
+                    # Team A's rows of the listed model (an id of another model could be one
+                    # of team B's own rows, which team B may act on).
+                    "_selected_action": list(own.values_list("pk", flat=True)) if own else [],
+                }
+                if target.action == "resend_reminders":  # the worklist's ticks of reminders
+                    data["selected"] = list(rows[Reminder].values_list("pk", flat=True))
+                response = getattr(client, method)(target.url, data if method == "post" else None)
                 tally.tried += 1
                 where = f"{user.username} {method.upper()} {target.url} -> {response.status_code}"
                 if response.status_code >= 500:
