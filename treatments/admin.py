@@ -134,6 +134,11 @@ class TeamScopedAdmin(admin.ModelAdmin):
             )
         )
 
+    def get_ordering(self, request: HttpRequest) -> tuple | list:
+        # The model's ordering, else the newest first: the autocomplete pages what it finds,
+        # and an unordered page may repeat or skip rows.
+        return super().get_ordering(request) or self.model._meta.ordering or ("-pk",)
+
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
         # Django returns None and redirects with "doesn't exist" (or checks a permission
         # first); a 404 here makes every view answer as for a missing id.
