@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from netcare.errors import DomainError
+from core.errors import DomainError
 from treatments.admin import ScopedHistoryAdmin, ViewOnlyAdmin
 
 from . import services

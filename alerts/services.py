@@ -31,7 +31,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from netcare.errors import NotFound
+from core.audit import with_history
+from core.errors import NotFound
 from surveillance import schedule
 from surveillance import services as surveillance_services
 from surveillance.models import ScheduledItem
@@ -61,9 +62,6 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-# django-simple-history keeps the change reason in a 100-character column.
-HISTORY_REASON_MAX = 100
-
 SEVERITY_RANK = {Severity.NORMAL: 0, Severity.HIGH: 1, Severity.URGENT: 2, Severity.CRITICAL: 3}
 
 # Alert kinds raised here (symptom findings use surveillance.schedule.AlertKind).
@@ -82,11 +80,6 @@ OVERDUE_SEVERITY = {
     schedule.Kind.CGA: Severity.NORMAL,
     schedule.Kind.SYMPTOM_CHECK: Severity.NORMAL,
 }
-
-
-def _with_history(instance: Any, actor: AbstractBaseUser, reason: str) -> None:
-    instance._history_user = actor
-    instance._change_reason = reason[:HISTORY_REASON_MAX]
 
 
 def _clock(now: datetime | None):
@@ -972,7 +965,7 @@ def consent_set(
             return False
         setattr(person, f"{channel}_consent", consent)
         setattr(person, f"{channel}_consent_at", now if consent else None)
-        _with_history(person, actor or system_user(), reason)
+        with_history(person, actor=actor or system_user(), reason=reason)
         # The history row is dated by the same clock as the change, so that ordering
         # checks (last_consent_change) agree with a caller's explicit `now`.
         person._history_date = now
@@ -1137,7 +1130,7 @@ def alert_raise(
                         last_seen_at=now,
                         details=details,
                     )
-                    _with_history(alert, actor, reason or f"{kind} raised")
+                    with_history(alert, actor=actor, reason=reason or f"{kind} raised")
                 elif (
                     same_when
                     and all(alert.details.get(key) == details.get(key) for key in same_when)
@@ -1150,7 +1143,7 @@ def alert_raise(
                     if _rank(severity) > _rank(alert.severity):
                         alert.severity = severity
                     alert.details = {**alert.details, **details}
-                    _with_history(alert, actor, reason or f"{kind} seen again")
+                    with_history(alert, actor=actor, reason=reason or f"{kind} seen again")
                 alert.save()
                 return alert
         except IntegrityError:
@@ -1178,7 +1171,7 @@ def alert_acknowledge(
             return locked
         locked.acknowledged_by = actor
         locked.acknowledged_at = now or timezone.now()
-        _with_history(locked, actor, "acknowledged")
+        with_history(locked, actor=actor, reason="acknowledged")
         locked.save()
     return locked
 
@@ -1197,7 +1190,7 @@ def alert_resolve(
         locked.resolved_by = actor
         locked.resolved_at = when
         locked.note = note
-        _with_history(locked, actor, f"resolved: {note}" if note else "resolved")
+        with_history(locked, actor=actor, reason=f"resolved: {note}" if note else "resolved")
         locked.save()
     return locked
 

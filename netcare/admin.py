@@ -28,7 +28,8 @@ from django_otp.plugins.otp_totp import admin as otp_totp_admin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts.models import CoordinatorAlert, Reminder, Severity
-from netcare import errors, worklist
+from core import errors
+from netcare import worklist
 from netcare.user_admin import install_user_admin
 from surveillance import schedule
 from surveillance.models import ScheduledItem, SurveillancePlan

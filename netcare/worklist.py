@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from alerts import services as alert_services
 from alerts.models import CoordinatorAlert, Reminder, ReminderStatus, Severity
+from core.errors import DomainError
 from netcare.api.readlog import ReadLogUnavailable, log_reads
-from netcare.errors import DomainError
 from surveillance import schedule
 from surveillance.selectors import due_on
 from treatments import machine

@@ -16,7 +16,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from netcare.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput
 from treatments import machine
 from treatments.admin import ScopedHistoryAdmin, ViewOnlyAdmin
 from treatments.roles import may_override_guards

@@ -6,9 +6,10 @@ class SurveillanceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from treatments import domain_events
+        from core import events
+        from treatments.domain_events import DOMAIN_EVENTS
 
         from . import subscribers
 
         # In-transaction: the denormalised due dates commit with the event that moved them.
-        domain_events.subscribe(subscribers.on_domain_event, in_transaction=True)
+        events.subscribe(DOMAIN_EVENTS, subscribers.on_domain_event, in_transaction=True)

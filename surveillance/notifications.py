@@ -1,24 +1,19 @@
 """In-process notifications from surveillance to the apps downstream of it (alerts).
 
-Imports point one way (DESIGN.md): `alerts` imports `surveillance`, never the reverse. So when
+Imports point one way (docs/architecture.md): `alerts` imports `surveillance`, never the reverse. So when
 a symptom check has been scored, surveillance publishes a `SymptomCheckAssessed` here and the
 alerts app subscribes to it in its `AppConfig.ready()`.
 
-Handlers run after the commit of the transaction that stored the check, each isolated: one
-that raises is logged and cannot undo the stored check or stop the other handlers.
+Published on the one bus (core/events.py); alerts subscribes on commit, so a handler that
+raises cannot undo the stored check or stop the other handlers.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-
-from django.db import transaction
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,33 +37,3 @@ class SymptomCheckAssessed:
 
 
 Notification = SymptomCheckAssessed
-Handler = Callable[[Notification], None]
-
-_handlers: list[Handler] = []
-
-
-def subscribe(handler: Handler) -> None:
-    """Register a handler once (AppConfig.ready may run more than once in tests)."""
-    if handler not in _handlers:
-        _handlers.append(handler)
-
-
-def unsubscribe(handler: Handler) -> None:
-    if handler in _handlers:
-        _handlers.remove(handler)
-
-
-def _isolated(handler: Handler, notification: Notification) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            handler(notification)
-        except Exception:
-            logger.exception("handler %s failed on %r", handler.__qualname__, notification)
-
-    return run
-
-
-def publish(notification: Notification) -> None:
-    """Deliver to every handler after the current transaction commits (at once outside one)."""
-    for handler in list(_handlers):
-        transaction.on_commit(_isolated(handler, notification))

@@ -23,7 +23,9 @@ from django.db import models, transaction
 from django.db.models import DateField, OuterRef, Subquery, Value
 from django.utils import timezone
 
-from netcare.errors import (
+from core import events
+from core.audit import with_history
+from core.errors import (
     Conflict,
     DomainError,
     GuidelineGuard,
@@ -134,17 +136,6 @@ class InjectionRecorded:
 
 def _today() -> dt.date:
     return timezone.localdate()
-
-
-def _fit_reason(reason: str) -> str:
-    """The reason on one line (history lists show it in a single cell)."""
-    return " ".join((reason or "").split())
-
-
-def _with_history(instance: models.Model, actor: AbstractBaseUser, reason: str) -> None:
-    """Attach the actor and reason that django-simple-history writes on the next save()."""
-    instance._history_user = actor
-    instance._change_reason = _fit_reason(reason)
 
 
 def _risk_group_or_none(value: Any) -> schedule.RiskGroup | None:
@@ -276,7 +267,7 @@ def _record_result_event(
                 data=data,
                 actor=actor,
                 # record_event writes the reason into history rows too: keep it in the column.
-                reason=_fit_reason(reason),
+                reason=reason or "",
                 source=source,
             )
     except (TransitionNotAllowed, GuidelineGuard, InvalidInput) as refused:
@@ -438,7 +429,7 @@ def plan_create(
             **{name: getattr(params, name) for name in PLAN_FIELDS},
         )
         plan.risk_group = str(group)
-        _with_history(plan, actor, f"Default plan for {group} risk at registration")
+        with_history(plan, actor=actor, reason=f"Default plan for {group} risk at registration")
         plan.save()
         replan(course=course, today=today)
     return plan
@@ -488,7 +479,7 @@ def plan_update(
         for name in PLAN_FIELDS:
             setattr(plan, name, getattr(proposed, name))
         plan.risk_group = str(proposed.risk_group)
-        _with_history(plan, actor, reason)
+        with_history(plan, actor=actor, reason=reason)
         plan.save()
         items = replan(course=locked, today=today)
     return PlanUpdated(plan=plan, changed=True, warnings=warnings, items=items)
@@ -515,7 +506,7 @@ def plan_reanchor(
         anchor_on = max(anchor_on, course.surgery.performed_on)
         if plan.anchor_on != anchor_on:
             plan.anchor_on = anchor_on
-            _with_history(plan, actor, reason)
+            with_history(plan, actor=actor, reason=reason)
             plan.save()
         replan(course=course, today=today)
     return plan
@@ -572,7 +563,7 @@ def imaging_record(
             warnings=warnings,
             recorded_by=actor,
         )
-        _with_history(study, actor, f"Imaging recorded: {modality} {result}")
+        with_history(study, actor=actor, reason=f"Imaging recorded: {modality} {result}")
         study.save()
         event = None
         if event_type is not None:
@@ -592,7 +583,7 @@ def imaging_record(
             warnings = [*warnings, *event_warnings]
             study.event = event
             study.warnings = warnings
-            _with_history(study, actor, f"Result linked to {event_type}")
+            with_history(study, actor=actor, reason=f"Result linked to {event_type}")
             study.save(update_fields=["event", "warnings"])
         replan(course=locked, today=today)
     return ImagingRecorded(study=study, warnings=warnings, event=event)
@@ -637,7 +628,7 @@ def lab_record(
 
     with transaction.atomic():
         result.course = _lock_open(course)
-        _with_history(result, actor, f"Lab result recorded: {analyte}")
+        with_history(result, actor=actor, reason=f"Lab result recorded: {analyte}")
         result.save()
         replan(course=result.course, today=today)
     return LabRecorded(result=result, warnings=result.warnings)
@@ -717,7 +708,7 @@ def symptom_check_record(
     with transaction.atomic():
         check.course = _lock_open(course)
         check.assessment = assessment
-        _with_history(check, actor, "Symptom check recorded")
+        with_history(check, actor=actor, reason="Symptom check recorded")
         check.save()
         event, warnings = None, []
         if assessment["escalated"]:
@@ -731,7 +722,7 @@ def symptom_check_record(
                 source=check,
             )
         # Published whether or not the event was recorded: symptoms must reach a coordinator.
-        notifications.publish(
+        events.publish(
             notifications.SymptomCheckAssessed(
                 course_id=course.pk,
                 symptom_check_id=check.pk,
@@ -765,7 +756,7 @@ def visit_record(
         visit = ClinicVisit(
             course=_lock_open(course), visited_on=visited_on, notes=notes, recorded_by=actor
         )
-        _with_history(visit, actor, "Clinic visit recorded")
+        with_history(visit, actor=actor, reason="Clinic visit recorded")
         visit.save()
         replan(course=visit.course, today=today)
     return visit
@@ -837,7 +828,7 @@ def injection_record(
         injection = Injection(
             course=locked, given_on=given_on, agent=line.agent, dose_mg=dose, recorded_by=actor
         )
-        _with_history(injection, actor, "SSA injection recorded")
+        with_history(injection, actor=actor, reason="SSA injection recorded")
         injection.save()
         replan(course=locked, today=today)
     return InjectionRecorded(injection=injection, warnings=warnings)

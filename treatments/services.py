@@ -18,7 +18,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from netcare.errors import (
+from core import events
+from core.audit import with_history
+from core.errors import (
     GuidelineGuard,
     InvalidInput,
     NotFound,
@@ -73,12 +75,6 @@ class Recorded:
 
 def today() -> dt.date:
     return timezone.localdate()
-
-
-def _with_history(instance: models.Model, actor: AbstractBaseUser, reason: str) -> None:
-    """Attach the actor and reason that django-simple-history writes on the next save()."""
-    instance._history_user = actor
-    instance._change_reason = reason or ""
 
 
 def _prefixed(prefix: str, error: ValidationError) -> dict[str, list[str]]:
@@ -251,7 +247,7 @@ def register_course(
             now = timezone.now()
             person.email_consent_at = now if person.email_consent else None
             person.sms_consent_at = now if person.sms_consent else None
-            _with_history(person, actor, reason)
+            with_history(person, actor=actor, reason=reason)
             try:
                 # Only this insert can break the MRN constraint; an integrity error from
                 # anything later (an in-transaction subscriber) is not a duplicate MRN.
@@ -261,10 +257,10 @@ def register_course(
                 # Two registrations of one MRN raced past the check above.
                 raise InvalidInput({"patient.mrn": [MRN_TAKEN]}) from exc
         dx.patient = person
-        _with_history(dx, actor, reason)
+        with_history(dx, actor=actor, reason=reason)
         dx.save()
         op.patient = person
-        _with_history(op, actor, reason)
+        with_history(op, actor=actor, reason=reason)
         op.save()
         course = Course(
             patient=person,
@@ -273,11 +269,9 @@ def register_course(
             surgery=op,
             opened_on=op.performed_on,
         )
-        _with_history(course, actor, reason)
+        with_history(course, actor=actor, reason=reason)
         course.save()
-        domain_events.publish(
-            domain_events.CourseRegistered(course_id=course.pk, actor_id=actor.pk)
-        )
+        events.publish(domain_events.CourseRegistered(course_id=course.pk, actor_id=actor.pk))
     return Registration(course=course, warnings=warnings)
 
 
@@ -486,7 +480,7 @@ def _apply(
     if line is not None and ended_reason:
         line.ended_on = occurred_on
         line.end_reason = ended_reason
-        _with_history(line, actor, history_reason)
+        with_history(line, actor=actor, reason=history_reason)
         line.save()
         course.current_line = None
     spec = machine.line_spec(type, data)
@@ -494,7 +488,7 @@ def _apply(
     if spec is not None:
         number = (course.lines.aggregate(n=models.Max("number"))["n"] or 0) + 1
         new_line = TreatmentLine(course=course, number=number, started_on=occurred_on, **spec)
-        _with_history(new_line, actor, history_reason)
+        with_history(new_line, actor=actor, reason=history_reason)
         new_line.save()
         course.current_line = new_line
 
@@ -522,9 +516,9 @@ def _apply(
     if to_state == machine.State.CLOSED:
         course.closed_on = occurred_on
         course.closed_reason = data.get("reason", "")
-    _with_history(course, actor, history_reason)
+    with_history(course, actor=actor, reason=history_reason)
     course.save()
-    domain_events.publish(
+    events.publish(
         domain_events.CourseEventRecorded(
             course_id=course.pk,
             event_id=event.pk,
@@ -580,6 +574,6 @@ def patient_update(
             locked.full_clean(exclude=["care_team", "user"], validate_unique=False)
         except ValidationError as exc:
             raise InvalidInput(_prefixed("", exc)) from exc
-        _with_history(locked, actor, reason or "Contact details or consent changed")
+        with_history(locked, actor=actor, reason=reason or "Contact details or consent changed")
         locked.save()
     return locked

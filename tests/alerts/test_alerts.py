@@ -7,7 +7,7 @@ import pytest
 from alerts import services
 from alerts.models import CoordinatorAlert
 from alerts.selectors import alerts_visible_to, reminders_visible_to
-from netcare.errors import NotFound
+from core.errors import NotFound
 from surveillance import services as surveillance
 from surveillance.models import SurveillancePlan
 from tests import factories

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from alerts import tasks
 from alerts.models import CoordinatorAlert, Reminder
+from core.errors import InvalidInput
 from netcare.celery import app
-from netcare.errors import InvalidInput
 from surveillance.models import ScheduledItem
 from tests.alerts.conftest import plan_items
 from tests.reliability.support import figures, make_courses

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 
+from core import events
 from surveillance import notifications
 from tests import factories
 
@@ -56,6 +57,6 @@ def low_risk_course(clinician, team_a):
 def published() -> Iterator[list[notifications.SymptomCheckAssessed]]:
     """Every SymptomCheckAssessed delivered (on commit) while the test runs."""
     delivered: list[notifications.SymptomCheckAssessed] = []
-    notifications.subscribe(delivered.append)
+    events.subscribe(notifications.SymptomCheckAssessed, delivered.append)
     yield delivered
-    notifications.unsubscribe(delivered.append)
+    events.unsubscribe(delivered.append)

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.db import transaction
 
-from netcare.errors import InvalidInput, PermissionDenied
+from core.errors import InvalidInput, PermissionDenied
 from surveillance import schedule, services
 from surveillance.models import ScheduledItem, SurveillancePlan
 from tests import factories

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from netcare.errors import InvalidInput
+from core.errors import InvalidInput
 from surveillance import services
 from surveillance.models import ImagingStudy, Injection, LabResult
 from tests import factories

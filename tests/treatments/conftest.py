@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import time_machine
 
+from core import events
 from tests.treatments.support import TODAY
 from treatments import domain_events
 
@@ -32,10 +33,10 @@ def subscribe() -> Iterator[Callable[..., Any]]:
     added = []
 
     def add(handler, **options: Any):
-        domain_events.subscribe(handler, **options)
+        events.subscribe(domain_events.DOMAIN_EVENTS, handler, **options)
         added.append(handler)
         return handler
 
     yield add
     for handler in added:
-        domain_events.unsubscribe(handler)
+        events.unsubscribe(handler)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from netcare.errors import InvalidInput, StaleVersion, TransitionNotAllowed
+from core.errors import InvalidInput, StaleVersion, TransitionNotAllowed
 from tests import factories
 from tests.treatments.support import ACT_ON, RECURRENCE
 from treatments import machine, services

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from netcare.errors import (
+from core import events
+from core.errors import (
     GuidelineGuard,
     InvalidInput,
     NotFound,
@@ -787,8 +788,8 @@ def test_an_unsubscribed_handler_hears_nothing(
 ):
     course = course_in("surveillance", clinician, team_a)
     heard = []
-    domain_events.subscribe(heard.append)
-    domain_events.unsubscribe(heard.append)
+    events.subscribe(domain_events.DOMAIN_EVENTS, heard.append)
+    events.unsubscribe(heard.append)
 
     with django_capture_on_commit_callbacks(execute=True):
         record(course, clinician, "recurrence_detected")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError
 
-from netcare.errors import InvalidInput
+from core.errors import InvalidInput
 from tests import factories
 from tests.treatments.support import TODAY, registration_counts
 from treatments import services

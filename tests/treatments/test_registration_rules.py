@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from netcare.errors import InvalidInput
+from core.errors import InvalidInput
 from surveillance import services as surveillance_services
 from surveillance.models import SurveillancePlan
 from tests import factories
