@@ -22,6 +22,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from dateutil.relativedelta import relativedelta
+from django.db.models.enums import TextChoices
 
 # ---------------------------------------------------------------------------------------------
 # Sources, quoted in every refusal message and due item so the admin can show why.
@@ -773,14 +774,36 @@ class AlertKind(StrEnum):
     CARCINOID_CRISIS = "carcinoid_crisis"
 
 
-class Severity(StrEnum):
+class Severity(TextChoices):
+    """How soon a coordinator must act, lowest first; THE one definition for every app.
+
+    A ``TextChoices`` (a plain ``str`` enum with ``values``/``choices`` for model fields and
+    API enums) so alerts store and filter it without a copy. Order is meaning: ``rank`` is
+    NORMAL 0, HIGH 1, URGENT 2, CRITICAL 3, and an open alert's severity only ever rises.
+    """
+
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
     CRITICAL = "critical"
 
+    @property
+    def rank(self) -> int:
+        """0 for NORMAL up to 3 for CRITICAL: compare ranks, never the strings."""
+        return _SEVERITY_RANK[self]
 
-_SEVERITY_RANK = {Severity.NORMAL: 0, Severity.HIGH: 1, Severity.URGENT: 2, Severity.CRITICAL: 3}
+
+_SEVERITY_RANK: Mapping[str, int] = MappingProxyType(
+    {Severity.NORMAL: 0, Severity.HIGH: 1, Severity.URGENT: 2, Severity.CRITICAL: 3}
+)
+
+
+def severity_rank(severity: str) -> int:
+    """Rank of a severity given as a member or its string value (``"high"`` -> 1).
+
+    Raises ``ValueError`` for a string that is not one of ``Severity.values``.
+    """
+    return Severity(severity).rank
 
 
 @dataclass(frozen=True)
@@ -823,7 +846,7 @@ class SymptomAssessment:
     def highest_severity(self) -> str | None:
         if not self.findings:
             return None
-        return max((Severity(f.severity) for f in self.findings), key=_SEVERITY_RANK.__getitem__)
+        return max((Severity(f.severity) for f in self.findings), key=severity_rank)
 
 
 def _is_number(value: object) -> bool:

@@ -27,6 +27,7 @@ from surveillance.schedule import (
     Kind,
     PlanParams,
     RiskGroup,
+    Severity,
     SymptomAnswers,
     assess_symptoms,
     default_plan,
@@ -35,6 +36,7 @@ from surveillance.schedule import (
     imaging_gap_exceeded,
     next_due_by_kind,
     risk_group,
+    severity_rank,
     surveillance_complete,
     validate_plan,
     validate_symptom_answers,
@@ -942,3 +944,25 @@ def test_every_flag_has_exactly_its_finding_and_any_finding_makes_the_check_posi
     assert result.positive is any(flags.values())
     # A crisis is never reported without the syndrome it comes from.
     assert not result.carcinoid_crisis_suspected or result.carcinoid_syndrome_suspected
+
+
+def test_severity_ranks_rise_from_normal_to_critical_and_strings_rank_like_members() -> None:
+    assert [(str(s), s.rank) for s in Severity] == [
+        ("normal", 0),
+        ("high", 1),
+        ("urgent", 2),
+        ("critical", 3),
+    ]
+    assert [severity_rank(v) for v in ("normal", "high", "urgent", "critical")] == [0, 1, 2, 3]
+    assert Severity.choices == [
+        ("normal", "Normal"),
+        ("high", "High"),
+        ("urgent", "Urgent"),
+        ("critical", "Critical"),
+    ]
+
+
+@pytest.mark.parametrize("value", ["", "HIGH", "severe", "none"])
+def test_a_severity_that_is_not_one_of_the_four_has_no_rank(value: str) -> None:
+    with pytest.raises(ValueError, match="Severity"):
+        severity_rank(value)
