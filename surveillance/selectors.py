@@ -1,18 +1,28 @@
-"""Reads of what is due: the sweep's one query, and one course's schedule with its status."""
+"""Reads of surveillance: the sweep's one query, one course's schedule with its status, and the
+course's audit trail (the one reader behind the API history endpoint and the admin panel)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from treatments.models import Course
+from treatments.models import Course, Diagnosis, Patient, Surgery, TreatmentLine
 
 from . import schedule
-from .models import ScheduledItem
+from .models import (
+    ClinicVisit,
+    ImagingStudy,
+    Injection,
+    LabResult,
+    ScheduledItem,
+    SurveillancePlan,
+    SymptomCheck,
+)
 
 
 def due_on(
@@ -57,3 +67,140 @@ def schedule_for(course: Course | int, today: dt.date | None = None) -> list[dic
         }
         for row in rows
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The audit trail of a course
+# ---------------------------------------------------------------------------------------------
+
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of one history row: its name, its column (``attname``), old and new value.
+
+    Values are the stored ones (a foreign key as its id, a date as a date); ``old`` is None
+    on the row that created the record.
+    """
+
+    field: str
+    attname: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.field}: {_shown(self.old)} → {_shown(self.new)}"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One history row of a record belonging to a course: when, who, which record, what, why.
+
+    ``model`` is the record's ``app_label.model_name`` ("treatments.course"), ``label`` its
+    verbose name ("treatment line"), ``action`` one of created/changed/deleted, ``who`` the
+    username (None for the system), ``reason`` the change reason as written (None if none).
+    """
+
+    when: dt.datetime
+    who: str | None
+    model: str
+    label: str
+    object_id: int
+    action: str
+    changes: tuple[FieldChange, ...]
+    reason: str | None
+    history_id: int
+
+    @property
+    def record(self) -> str:
+        """The record as a person reads it: "treatment line 7"."""
+        return f"{self.label} {self.object_id}"
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    text = str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _sources(course: Course) -> list[tuple[type[Model], dict[str, int | None]]]:
+    """Each tracked model making up a course, with the lookup of its rows for ``course``.
+
+    The course and what it was registered with (patient, diagnosis, surgery), its treatment
+    lines, its surveillance plan, and the results and checks recorded on it.
+    """
+    by_course = {"course_id": course.pk}
+    return [
+        (Course, {"id": course.pk}),
+        (Patient, {"id": course.patient_id}),
+        (Diagnosis, {"id": course.diagnosis_id}),
+        (Surgery, {"id": course.surgery_id}),
+        (TreatmentLine, by_course),
+        (SurveillancePlan, by_course),
+        (ImagingStudy, by_course),
+        (LabResult, by_course),
+        (SymptomCheck, by_course),
+        (ClinicVisit, by_course),
+        (Injection, by_course),
+    ]
+
+
+def _changes(row: Any, before: Any | None) -> tuple[FieldChange, ...]:
+    """The fields ``row`` changed from ``before`` (every field, from None, when it is the first).
+
+    ``diff_against`` compares the editable fields only (simple-history compares through
+    ``model_to_dict``, which skips ``editable=False``), so the fields only services write (a
+    course's state and version, a diagnosis's stage) are compared here alongside it.
+    """
+    fields = {f.name: f for f in row.tracked_fields}
+    if before is None:
+        return tuple(
+            FieldChange(f.name, f.attname, None, getattr(row, f.attname)) for f in fields.values()
+        )
+    delta = row.diff_against(before)
+    found = {c.field: FieldChange(c.field, fields[c.field].attname, c.old, c.new)
+             for c in delta.changes}  # fmt: skip
+    for f in fields.values():
+        if not f.editable and f.name not in found:
+            old, new = getattr(before, f.attname), getattr(row, f.attname)
+            if old != new:
+                found[f.name] = FieldChange(f.name, f.attname, old, new)
+    return tuple(found[name] for name in fields if name in found)
+
+
+def audit_trail(course: Course) -> list[AuditEntry]:
+    """Every history row of the course and of the records it is made of, oldest first.
+
+    The records are those of ``_sources`` (course, patient, diagnosis, surgery, treatment
+    lines, surveillance plan, imaging, lab results, symptom checks, visits, injections). Each
+    row lists the fields it changed against the same record's previous row. One query per
+    tracked model (the user comes in the same query), whatever the length of the history.
+    Rows written in the same instant keep the order of ``_sources``, then their history id.
+    """
+    entries: list[tuple[tuple[dt.datetime, int, int], AuditEntry]] = []
+    for rank, (model, lookup) in enumerate(_sources(course)):
+        rows = (
+            model.history.filter(**lookup)
+            .select_related("history_user")
+            .order_by("history_date", "history_id")
+        )
+        previous: dict[int, Any] = {}
+        for row in rows:  # oldest first, so each row is compared with the one before it
+            user = row.history_user
+            entry = AuditEntry(
+                when=row.history_date,
+                who=user.get_username() if user is not None else None,
+                model=model._meta.label_lower,
+                label=str(model._meta.verbose_name),
+                object_id=row.id,
+                action=_ACTIONS.get(row.history_type, row.history_type),
+                changes=_changes(row, previous.get(row.id)),
+                reason=row.history_change_reason,
+                history_id=row.history_id,
+            )
+            previous[row.id] = row
+            entries.append(((row.history_date, rank, row.history_id), entry))
+    entries.sort(key=lambda pair: pair[0])
+    return [entry for _, entry in entries]

@@ -1,0 +1,172 @@
+"""The audit trail of a course: one reader of every record the course is made of, with the
+fields each change touched (old → new), who made it and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from surveillance import selectors, services
+from tests import factories
+from tests.surveillance.support import record
+
+pytestmark = pytest.mark.django_db
+
+CALM = {
+    "flushing_per_day": 0,
+    "stools_per_day": 2,
+    "wheezing": False,
+    "abdominal_pain": 1,
+    "vomiting": False,
+    "no_stool_or_gas": False,
+    "palpitations_or_swelling": False,
+    "weight_loss_kg": 0,
+}
+
+
+def on_ssa(course, clinician):
+    return factories.advance(
+        course,
+        clinician,
+        ("recurrence_detected", {"site": "liver", "resectable": False}),
+        ("ssa_started", factories.SSA),
+        on=dt.date(2026, 9, 1),
+    )
+
+
+def fill(course, clinician, patient_user):
+    """Every kind of record a course can gain after registration, one of each."""
+    services.imaging_record(course=course, actor=clinician, performed_on=dt.date(2026, 8, 1),
+                            modality="ct", purpose="surveillance", result="ned")  # fmt: skip
+    services.lab_record(course=course, actor=clinician, analyte="chromogranin_a", value=80, unit="ng/mL",
+                        collected_on=dt.date(2026, 8, 2))  # fmt: skip
+    services.symptom_check_record(
+        course=course, actor=patient_user, reported_on=dt.date(2026, 8, 3), **CALM
+    )
+    services.visit_record(course=course, actor=clinician, visited_on=dt.date(2026, 8, 4))
+    services.plan_update(course=course, actor=clinician, reason="tumour board: rising CgA",
+                         early_interval_months=3)  # fmt: skip
+    on_ssa(course, clinician)
+    services.injection_record(course=course, actor=clinician, given_on=dt.date(2026, 9, 2))
+
+
+def test_the_trail_holds_every_record_the_course_is_made_of(course, clinician, patient_user):
+    fill(course, clinician, patient_user)
+
+    trail = selectors.audit_trail(course)
+
+    assert {entry.model for entry in trail} == {
+        "treatments.course", "treatments.patient", "treatments.diagnosis", "treatments.surgery",
+        "treatments.treatmentline", "surveillance.surveillanceplan", "surveillance.imagingstudy",
+        "surveillance.labresult", "surveillance.symptomcheck", "surveillance.clinicvisit",
+        "surveillance.injection",
+    }  # fmt: skip
+
+
+def test_the_trail_is_oldest_first(course, clinician, patient_user):
+    fill(course, clinician, patient_user)
+
+    trail = selectors.audit_trail(course)
+
+    assert [entry.when for entry in trail] == sorted(entry.when for entry in trail)
+
+
+def test_a_state_change_lists_the_fields_it_changed_old_to_new_with_who_and_why(course, clinician):
+    record(course, clinician, "recurrence_detected", {"site": "liver", "resectable": False},
+           dt.date(2026, 9, 1))  # fmt: skip
+
+    trail = selectors.audit_trail(course)
+
+    change = [e for e in trail if e.model == "treatments.course" and e.action == "changed"][-1]
+    by_field = {c.field: (c.old, c.new) for c in change.changes}
+    # state and version are not editable in forms: simple-history's diff skips them alone.
+    assert by_field["state"] == ("surveillance", "recurrence")
+    assert by_field["version"] == (1, 2)
+    assert "opened_on" not in by_field  # unchanged fields are left out
+    assert (change.who, change.reason) == ("clinician", "test")
+    assert "state: surveillance → recurrence" in [str(c) for c in change.changes]
+
+
+def test_a_plan_change_appears_with_its_reason_and_the_interval_it_changed(course, clinician):
+    before = course.plan.early_interval_months
+
+    services.plan_update(course=course, actor=clinician, reason="tumour board: rising CgA",
+                         early_interval_months=3)  # fmt: skip
+
+    change = selectors.audit_trail(course)[-1]
+    assert (change.model, change.action) == ("surveillance.surveillanceplan", "changed")
+    assert change.reason == "tumour board: rising CgA"
+    assert [(c.field, c.old, c.new) for c in change.changes] == [
+        ("early_interval_months", before, 3)
+    ]
+
+
+def test_a_creation_lists_every_field_from_nothing(course, clinician):
+    visit = services.visit_record(course=course, actor=clinician, visited_on=dt.date(2026, 8, 4))
+
+    created = selectors.audit_trail(course)[-1]
+
+    assert (created.model, created.object_id, created.action) == (
+        "surveillance.clinicvisit", visit.pk, "created"
+    )  # fmt: skip
+    assert {c.attname: (c.old, c.new) for c in created.changes} == {
+        "id": (None, visit.pk),
+        "course_id": (None, course.pk),
+        "visited_on": (None, dt.date(2026, 8, 4)),
+        "notes": (None, ""),
+        "recorded_by_id": (None, clinician.pk),
+    }
+    assert created.record == f"clinic visit {visit.pk}"
+
+
+def test_another_courses_records_stay_out_of_the_trail(course, clinician, team_a):
+    other = factories.register(clinician, team_a)
+    services.visit_record(course=other, actor=clinician, visited_on=dt.date(2026, 8, 4))
+    on_ssa(other, clinician)
+
+    trail = selectors.audit_trail(course)
+
+    course_ids = {e.object_id for e in trail if e.model == "treatments.course"}
+    assert course_ids == {course.pk}
+    assert not [
+        e for e in trail if e.model in ("surveillance.clinicvisit", "treatments.treatmentline")
+    ]
+    assert {e.object_id for e in trail if e.model == "treatments.patient"} == {course.patient_id}
+
+
+def test_each_row_is_compared_with_the_previous_row_of_the_same_record(course, clinician):
+    for day in (2, 3, 4):
+        services.lab_record(course=course, actor=clinician, analyte="chromogranin_a", value=80 + day,
+                            unit="ng/mL", collected_on=dt.date(2026, 8, day))  # fmt: skip
+    on_ssa(course, clinician)
+
+    trail = selectors.audit_trail(course)
+
+    labs = [e for e in trail if e.model == "surveillance.labresult"]
+    assert [e.action for e in labs] == ["created"] * 3
+    for entry in labs:  # three records, not one record changed twice
+        assert all(c.old is None for c in entry.changes)
+    states = [
+        (c.old, c.new)
+        for e in trail
+        if e.model == "treatments.course"
+        for c in e.changes
+        if c.field == "state" and e.action == "changed"
+    ]
+    assert states == [("surveillance", "recurrence"), ("recurrence", "ssa")]
+
+
+def test_the_trail_costs_one_query_per_tracked_model_whatever_its_length(
+    course, clinician, patient_user, django_assert_num_queries
+):
+    with django_assert_num_queries(11):
+        short = selectors.audit_trail(course)
+    fill(course, clinician, patient_user)
+    for day in range(5, 25):
+        services.visit_record(course=course, actor=clinician, visited_on=dt.date(2026, 9, day))
+
+    with django_assert_num_queries(11):
+        long = selectors.audit_trail(course)
+
+    assert len(long) > len(short) + 20
