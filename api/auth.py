@@ -4,7 +4,7 @@ against the user's current credentials on every request, rotated without outlivi
 - Obtain: a throttle and django-axes lockout after repeated failures. A user with a confirmed
   TOTP device (django-otp) must also send ``otp``: missing, 401 ``otp_required``; wrong,
   401 ``otp_invalid``; both count as failed logins for the lockout.
-- Every access and refresh token names the user's token generation (netcare/credentials.py):
+- Every access and refresh token names the user's token generation (api/credentials.py):
   a password change, a deactivation or "log out everywhere" refuses all earlier tokens.
 - Refresh: the presented token is blacklisted (at most one use) and the new one keeps its
   expiry, so a chain of rotations ends when the login's refresh lifetime ends.
@@ -31,7 +31,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from netcare.credentials import VERSION_CLAIM, token_version
+from api.credentials import VERSION_CLAIM, token_version
 
 from .authentication import revocation_problem, token_user
 from .base import ApiView
@@ -52,7 +52,7 @@ OTP_FORMAT = re.compile(r"[0-9]{6,8}")
 class RevocableJWTScheme(SimpleJWTScheme):
     """Documents RevocableJWTAuthentication as the same bearer scheme (jwtAuth)."""
 
-    target_class = "netcare.api.authentication.RevocableJWTAuthentication"
+    target_class = "api.authentication.RevocableJWTAuthentication"
 
 
 # --- Obtain -----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Bearer authentication that refuses tokens revoked since they were issued.
 
-Kept apart from the token views (netcare/api/auth.py): DRF imports this class while its own
+Kept apart from the token views (api/auth.py): DRF imports this class while its own
 settings load, before the views' imports could be resolved.
 """
 
@@ -13,7 +13,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from netcare.credentials import VERSION_CLAIM, token_version
+from api.credentials import VERSION_CLAIM, token_version
 
 
 def token_user(token: Token) -> Any:

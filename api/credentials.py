@@ -1,7 +1,7 @@
 """Revoking a user's API tokens when their credentials change.
 
 Each JWT carries two facts checked on every request and every refresh
-(netcare/api/auth.py):
+(api/auth.py):
 
 - ``tv``, the user's token generation when it was issued (netcare.models.TokenVersion).
   ``revoke_tokens`` adds one to it: a password change, a deactivation and an explicit
@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import TokenVersion
+from netcare.models import TokenVersion
 
 logger = logging.getLogger(__name__)
 

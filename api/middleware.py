@@ -2,7 +2,7 @@
 
 - Input: a query string, form body or Idempotency-Key holding NUL (or a lone surrogate) is a
   400 before any view or other middleware reads it; JSON bodies get the same check in the
-  API's parser (netcare.api.parsers), so each kind of input is checked in one place.
+  API's parser (api.parsers), so each kind of input is checked in one place.
 - Outage: a lost database connection answers 503 `unavailable`, not a 500.
 - Caching: answers are never stored by browsers or proxies; they may hold patient data.
 """
@@ -13,8 +13,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.cache import patch_cache_control
 
-from netcare.api.exceptions import RETRY_AFTER_SECONDS, UNAVAILABLE_BODY
-from netcare.api.parsers import UNSTORABLE, UNSTORABLE_MESSAGE
+from api.exceptions import RETRY_AFTER_SECONDS, UNAVAILABLE_BODY
+from api.parsers import UNSTORABLE, UNSTORABLE_MESSAGE
 
 API_PREFIXES = ("/api/", "/webhooks/")
 # Only url-encoded forms are read here: reading a multipart body would consume the stream a

@@ -8,7 +8,7 @@ code runs.
 Text must also be storable: PostgreSQL refuses NUL in text, and a lone UTF-16 surrogate
 ("\\ud800", which JSON may escape) cannot be encoded as UTF-8 at all. Either would fail deep
 in the ORM or the renderer as a 500; they are refused here, naming the field, and the same
-check serves query strings and form bodies (netcare.middleware).
+check serves query strings and form bodies (api.middleware).
 """
 
 import io

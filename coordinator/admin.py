@@ -28,9 +28,9 @@ from django_otp.plugins.otp_totp import admin as otp_totp_admin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alerts.models import CoordinatorAlert, Reminder, Severity
+from coordinator import worklist
+from coordinator.user_admin import install_user_admin
 from core import errors
-from netcare import worklist
-from netcare.user_admin import install_user_admin
 from surveillance import schedule
 from surveillance.models import ScheduledItem, SurveillancePlan
 from surveillance.selectors import due_on, schedule_for
@@ -402,7 +402,7 @@ admin.site.unregister(Course)
 class CourseOverviewAdmin(CourseAdmin):
     """treatments' CourseAdmin, with the course at a glance and the record-event forms."""
 
-    change_form_template = "admin/netcare/course/change_form.html"
+    change_form_template = "admin/coordinator/course/change_form.html"
     # The panels show the lines and the event log, with more than the inlines could.
     inlines = []
     list_display = ("id", "patient", "state", "stage", "grade", "care_team", "next_due")
@@ -510,7 +510,7 @@ class CourseOverviewAdmin(CourseAdmin):
         }
         request.current_app = self.admin_site.name
         response = TemplateResponse(
-            request, "admin/netcare/course/record_event.html", context, status=status
+            request, "admin/coordinator/course/record_event.html", context, status=status
         )
         # The form shows the course (patient, state): a read like the course page.
         return self.logged(request, response, [course])

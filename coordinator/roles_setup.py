@@ -7,6 +7,7 @@ first made by treatments' data migration 0002).
 
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.db import DEFAULT_DB_ALIAS
 
@@ -67,6 +68,8 @@ def ensure_role_groups(using: str = DEFAULT_DB_ALIAS) -> None:
 
 
 def on_post_migrate(sender: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
-    # Sent once per app; the last app in INSTALLED_APPS has all permissions in place.
-    if sender.name == "alerts":
+    # Sent once per app with models, in INSTALLED_APPS order: after the last one, every
+    # app's permissions are in place.
+    with_models = [config for config in apps.get_app_configs() if config.models_module]
+    if with_models and sender.label == with_models[-1].label:
         ensure_role_groups(using)

@@ -1,7 +1,7 @@
 """The users' admin with a "log out everywhere" action.
 
 Django's own UserAdmin already routes every password change and deactivation through
-``save()``, where netcare/credentials.py revokes the user's API tokens; the action adds the
+``save()``, where api/credentials.py revokes the user's API tokens; the action adds the
 explicit revocation (a lost phone, a leaked token) without changing the password.
 """
 
@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 
-from . import credentials
+from api import credentials
 
 
 class NetcareUserAdmin(UserAdmin):

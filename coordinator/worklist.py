@@ -7,7 +7,7 @@ status comes from ``surveillance.schedule.status_of``, and the 12-month imaging 
 critical ``imaging_overdue`` alert that ``alerts.services.escalate`` raises after asking
 ``surveillance.schedule.imaging_gap_exceeded``.
 
-The view is the admin index for coordinators and clinicians (``netcare.admin`` installs it).
+The view is the admin index for coordinators and clinicians (``coordinator.admin`` installs it).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from alerts import services as alert_services
 from alerts.models import CoordinatorAlert, Reminder, ReminderStatus, Severity
+from api.readlog import ReadLogUnavailable, log_reads
 from core.errors import DomainError
-from netcare.api.readlog import ReadLogUnavailable, log_reads
 from surveillance import schedule
 from surveillance.selectors import due_on
 from treatments import machine
@@ -300,4 +300,4 @@ def index(
         **(extra_context or {}),
     }
     request.current_app = site.name
-    return TemplateResponse(request, "admin/netcare/worklist.html", context)
+    return TemplateResponse(request, "admin/coordinator/worklist.html", context)

@@ -49,7 +49,7 @@ class TokenVersion(models.Model):
 
     Every JWT carries the number current when it was issued (claim ``tv``). A password
     change, a deactivation or an explicit "log out everywhere" adds one, which revokes every
-    access and refresh token issued before it at once (netcare/credentials.py). A user with
+    access and refresh token issued before it at once (api/credentials.py). A user with
     no row is at generation 0.
     """
 

@@ -107,14 +107,16 @@ INSTALLED_APPS = [
     "treatments",
     "surveillance",
     "alerts",
+    "api",
+    "coordinator",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads input: NUL in a query string or form is a 400, not a 500.
-    "netcare.middleware.UnstorableInputMiddleware",
-    "netcare.middleware.NoStoreMiddleware",
+    "api.middleware.UnstorableInputMiddleware",
+    "api.middleware.NoStoreMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,7 +126,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "netcare.middleware.DatabaseUnavailableMiddleware",
+    "api.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it needs the authenticated user and the response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -135,7 +137,7 @@ WSGI_APPLICATION = "netcare.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "netcare" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -305,24 +307,24 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # simplejwt's, also refusing tokens issued before a password change or revocation.
-        "netcare.api.authentication.RevocableJWTAuthentication",
+        "api.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     # Bounded size and depth: a 1,000-deep body must be a 400, not a RecursionError.
-    "DEFAULT_PARSER_CLASSES": ["netcare.api.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     # Documents the error bodies of every operation (undocumented 4xx fail schemathesis).
-    "DEFAULT_SCHEMA_CLASS": "netcare.api.schema.NetcareAutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["netcare.api.throttling.UserRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.NetcareAutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="2000/minute"),
         "token": env.str("THROTTLE_TOKEN", default="20/minute"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "EXCEPTION_HANDLER": "netcare.api.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=5)),

@@ -11,8 +11,9 @@ from django.views import defaults
 from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from api.middleware import unavailable
+
 from .health import healthz
-from .middleware import unavailable
 
 if settings.ADMIN_OTP_REQUIRED:
     # Staff must pass a verified TOTP device as well as the password to open the admin.
@@ -21,7 +22,7 @@ if settings.ADMIN_OTP_REQUIRED:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("netcare.api.urls")),
+    path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file of its own (?script=), so the
     # Content-Security-Policy needs no inline script; Swagger UI itself is served locally.

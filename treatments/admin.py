@@ -6,7 +6,7 @@ the API (``treatments.selectors``), so a record outside the user's care teams an
 every page that names one (change, delete, history, history form), exactly as a missing id
 does, and it is absent from lists, filters' choices, select boxes, raw-id and autocomplete
 lookups. History is read-only, and every page that shows a patient's data writes its
-read-access rows through ``netcare.api.readlog.log_reads``, the API's own helper.
+read-access rows through ``api.readlog.log_reads``, the API's own helper.
 
 Nothing here writes `Course.state`, a diagnosis or a surgery: they are read-only, and events
 are recorded through `treatments.services.record_event`.
@@ -32,7 +32,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from netcare.api.readlog import ReadLogUnavailable, log_reads
+from api.readlog import ReadLogUnavailable, log_reads
 
 from .models import CareTeam, Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
 from .selectors import courses_visible_to, patients_visible_to, teams_of

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import path
 from django_otp.admin import OTPAdminSite
 
-from netcare.admin import install_worklist
+from coordinator.admin import install_worklist
 
 site = admin.AdminSite(name="admin")
 for model, model_admin in admin.site._registry.items():

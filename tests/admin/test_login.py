@@ -115,7 +115,7 @@ def test_password_and_token_open_the_worklist(client, coordinator):
 
     assert response.status_code == 302
     assert index.status_code == 200
-    assert "admin/netcare/worklist.html" in [t.name for t in index.templates]
+    assert "admin/coordinator/worklist.html" in [t.name for t in index.templates]
 
 
 def test_the_project_site_is_an_otp_site_with_the_worklist_when_two_factors_are_required():

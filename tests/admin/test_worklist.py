@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from alerts.models import CoordinatorAlert, Reminder
-from netcare import worklist
+from coordinator import worklist
 from tests import factories
 from tests.admin.conftest import NOW, TODAY, logged_in
 from tests.admin.support import Morning, build_morning, months_ago, register_operated_on, run_beat
@@ -34,7 +34,7 @@ def test_the_admin_index_of_a_coordinator_is_the_worklist(as_coordinator, mornin
     response = as_coordinator.get(INDEX)
 
     assert response.status_code == 200
-    assert response.templates[0].name == "admin/netcare/worklist.html"
+    assert response.templates[0].name == "admin/coordinator/worklist.html"
     assert response.context["worklist"].today == TODAY
     # The usual list of models is still there, below the worklist.
     assert reverse("admin:treatments_patient_changelist") in response.content.decode()

@@ -14,8 +14,8 @@ from django.test import RequestFactory
 from rest_framework.request import Request
 
 from alerts.models import CoordinatorAlert
-from netcare.api.pagination import IdCursorPagination, OldestFirstPagination
-from netcare.api.parsers import MAX_BODY_BYTES
+from api.pagination import IdCursorPagination, OldestFirstPagination
+from api.parsers import MAX_BODY_BYTES
 from netcare.models import IdempotencyRecord, ReadAccess
 from surveillance.models import ImagingStudy, LabResult, SymptomCheck
 from tests import factories

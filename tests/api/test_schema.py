@@ -4,8 +4,8 @@ import pytest
 from django.urls import get_resolver
 from rest_framework.test import APIClient
 
-from netcare.api.parsers import BoundedJSONParser
-from netcare.api.schema import NetcareAutoSchema
+from api.parsers import BoundedJSONParser
+from api.schema import NetcareAutoSchema
 
 pytestmark = pytest.mark.django_db
 

@@ -112,7 +112,7 @@ def _screenshot(driver: Any, name: str) -> Path:
 
 
 # transaction=True: the live server runs in another thread and needs committed rows. The
-# staff groups' permissions come back after each flush (netcare.roles_setup, post_migrate).
+# staff groups' permissions come back after each flush (coordinator.roles_setup, post_migrate).
 @pytest.mark.django_db(transaction=True)
 def test_a_coordinator_logs_in_reads_the_worklist_and_records_an_event(
     browser, live_server, morning, coordinator

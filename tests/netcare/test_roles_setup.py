@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from netcare.roles_setup import GRANTS, ROLES
+from coordinator.roles_setup import GRANTS, ROLES
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,6 +1,6 @@
 """The API's POST answers that return a patient's data log the read, as its GETs do.
 
-The same helper (netcare.api.readlog.log_reads) writes the rows for both doors; the admin's
+The same helper (api.readlog.log_reads) writes the rows for both doors; the admin's
 side is tested in test_admin_history_and_reads.py.
 """
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from api.params import MAX_ID
 from core.errors import DomainError
-from netcare.api.params import MAX_ID
 from surveillance import services as surveillance
 from surveillance.models import SymptomCheck
 from tests import factories

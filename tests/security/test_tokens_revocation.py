@@ -25,7 +25,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from netcare import credentials
+from api import credentials
 from netcare.models import ReadAccess, TokenVersion
 from tests import factories
 
