@@ -1,0 +1,195 @@
+"""Rules for results: which imaging answers the imaging item, what to warn about, lab units.
+
+Pure: a value and its unit in, the stored unit, field errors and warnings out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+
+from .sources import (
+    SOURCE_CGA_PPI,
+    SOURCE_FUNCTIONAL_IMAGING,
+    SOURCE_IMAGING_MODALITY,
+    SOURCE_LAB_CEILING,
+    SOURCE_LAB_UNITS,
+)
+from .symptoms import _is_number
+
+# Only multiphase CT or MRI answers the surveillance imaging item (CLINICAL.md §2); other
+# studies are recorded but leave the item due.
+SURVEILLANCE_IMAGING_MODALITIES = frozenset({"ct", "mri"})
+FUNCTIONAL_IMAGING_MODALITIES = frozenset({"sstr_pet", "octreoscan", "fdg_pet"})
+_ROUTINE_PURPOSE = "surveillance"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning attached to an accepted input: the thing is recorded, the reader is told."""
+
+    code: str
+    detail: str
+    source: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "detail": self.detail, "source": self.source}
+
+
+def imaging_warnings(modality: str, purpose: str) -> list[Notice]:
+    """Warnings for an imaging study that happened but is not what surveillance asks for."""
+    if purpose != _ROUTINE_PURPOSE:
+        return []
+    if modality in FUNCTIONAL_IMAGING_MODALITIES:
+        return [
+            Notice(
+                "functional_imaging_not_for_surveillance",
+                "Functional imaging (Octreoscan, SSTR-PET, FDG-PET) is not for routine "
+                "surveillance: use it when recurrence is suspected or to decide PRRT. The study "
+                "is recorded; the multiphase CT or MRI surveillance imaging stays due.",
+                SOURCE_FUNCTIONAL_IMAGING,
+            )
+        ]
+    if modality not in SURVEILLANCE_IMAGING_MODALITIES:
+        return [
+            Notice(
+                "not_surveillance_imaging",
+                f"Surveillance imaging is multiphase CT or MRI, not {modality}. The study is "
+                "recorded; the surveillance imaging stays due.",
+                SOURCE_IMAGING_MODALITY,
+            )
+        ]
+    return []
+
+
+@dataclass(frozen=True)
+class LabUnit:
+    unit: str  # the spelling stored
+    ceiling: float  # plausibility ceiling in this unit (SOURCE_LAB_CEILING)
+    aliases: tuple[str, ...] = ()  # other spellings accepted on input
+
+
+@dataclass(frozen=True)
+class Analyte:
+    label: str
+    units: tuple[LabUnit, ...]
+    source: str
+
+
+_MICRO_G_L = ("μg/L", "ug/L", "mcg/L")  # Greek mu and ASCII spellings of the micro sign
+
+LAB_ANALYTES: Mapping[str, Analyte] = MappingProxyType(
+    {
+        # CgA and 5-HIAA units are listed in CLINICAL.md §6; 1 nmol/L of CgA is about 49 ng/mL,
+        # so the ceilings agree across units.
+        "chromogranin_a": Analyte(
+            "chromogranin A",
+            (
+                LabUnit("ng/mL", 1_000_000),
+                LabUnit("µg/L", 1_000_000, _MICRO_G_L),
+                LabUnit("nmol/L", 20_000),
+                LabUnit("U/L", 100_000),
+            ),
+            f"{SOURCE_LAB_UNITS} (chromogranin A: ng/mL, µg/L, nmol/L, U/L)",
+        ),
+        # 1 mg of 5-HIAA is 5.23 µmol.
+        "u5hiaa": Analyte(
+            "24-hour urinary 5-HIAA",
+            (
+                LabUnit("mg/24h", 10_000, ("mg/24 h", "mg/d", "mg/day")),
+                LabUnit("µmol/24h", 50_000, ("μmol/24h", "umol/24h", "µmol/d", "umol/d")),
+            ),
+            f"{SOURCE_LAB_UNITS} (5-HIAA: mg/24h, µmol/24h)",
+        ),
+        # NT-proBNP screens for carcinoid heart disease (CLINICAL.md §5).
+        "nt_probnp": Analyte(
+            "NT-proBNP",
+            (LabUnit("pg/mL", 1_000_000), LabUnit("ng/L", 1_000_000)),
+            "CLINICAL.md §5 (possible carcinoid heart disease: NT-proBNP and echocardiography)",
+        ),
+        # Vitamin B12 yearly after ileal resection or on SSA (CLINICAL.md §3); 1 pg/mL = 0.738
+        # pmol/L.
+        "vitamin_b12": Analyte(
+            "vitamin B12",
+            (LabUnit("pg/mL", 100_000), LabUnit("pmol/L", 75_000)),
+            "CLINICAL.md §3 (after ileal resection or on SSA: vitamin B12 yearly)",
+        ),
+        # Glucose is monitored on everolimus (CLINICAL.md §3); 1 mmol/L = 18 mg/dL.
+        "glucose": Analyte(
+            "glucose",
+            (LabUnit("mmol/L", 200), LabUnit("mg/dL", 3_600)),
+            "CLINICAL.md §3 (everolimus: glucose, lipids, blood counts)",
+        ),
+    }
+)
+CGA = "chromogranin_a"
+
+
+def _unit_key(unit: str) -> str:
+    return "".join(unit.split()).casefold()
+
+
+def lab_unit(analyte: str, unit: str) -> LabUnit | None:
+    """The allowed unit matching ``unit`` (spacing and case aside), or None if not allowed."""
+    spec = LAB_ANALYTES.get(analyte)
+    if spec is None or not isinstance(unit, str):
+        return None
+    key = _unit_key(unit)
+    for allowed in spec.units:
+        if key in {_unit_key(u) for u in (allowed.unit, *allowed.aliases)}:
+            return allowed
+    return None
+
+
+@dataclass(frozen=True)
+class LabCheck:
+    unit: str | None  # the stored spelling of the unit when it is allowed
+    errors: Mapping[str, list[str]]
+    warnings: tuple[Notice, ...]
+
+
+def check_lab_result(analyte: str, value: object, unit: str, on_ppi: bool | None) -> LabCheck:
+    """Field errors (refuse) and warnings (accept) for a lab result (CLINICAL.md §2, §6)."""
+    errors: dict[str, list[str]] = {}
+    spec = LAB_ANALYTES.get(analyte) if isinstance(analyte, str) else None
+    if spec is None:
+        errors["analyte"] = [f"Unknown analyte. Expected one of: {', '.join(LAB_ANALYTES)}."]
+        return LabCheck(None, errors, ())
+
+    allowed = lab_unit(analyte, unit)
+    if allowed is None:
+        errors["unit"] = [
+            f"Unit {unit!r} is not allowed for {spec.label}: use "
+            f"{', '.join(u.unit for u in spec.units)} ({spec.source})."
+        ]
+
+    # Decimal comes from serializers and the admin; a signalling NaN cannot even be float()ed.
+    if isinstance(value, Decimal):
+        number = float(value) if value.is_finite() else None
+    else:
+        number = float(value) if _is_number(value) else None  # type: ignore[arg-type]
+    if number is None or not math.isfinite(number):
+        errors["value"] = ["Must be a number."]
+    elif number < 0:
+        errors["value"] = [f"A {spec.label} value cannot be negative ({SOURCE_LAB_UNITS})."]
+    elif allowed is not None and number > allowed.ceiling:
+        errors["value"] = [
+            f"{value} {allowed.unit} is not a possible {spec.label} value (above "
+            f"{allowed.ceiling:,g} {allowed.unit}): check the decimal point and the unit "
+            f"({SOURCE_LAB_CEILING})."
+        ]
+
+    warnings: list[Notice] = []
+    if analyte == CGA and on_ppi is True:
+        warnings.append(
+            Notice(
+                "cga_on_ppi",
+                "Chromogranin A measured on a proton-pump inhibitor: PPIs raise CgA falsely, so "
+                "a rise may not mean recurrence. Compare with results from the same assay.",
+                SOURCE_CGA_PPI,
+            )
+        )
+    return LabCheck(allowed.unit if allowed else None, errors, tuple(warnings))
