@@ -17,6 +17,7 @@ from surveillance.schedule import (
     ALLOWED_RANGES,
     DUE_WINDOW_DAYS,
     IMAGING_CAP_MONTHS,
+    NO_LINE_REASON,
     NO_LINE_STATES,
     PREPARATION_5HIAA,
     PREPARATION_CGA,
@@ -41,6 +42,7 @@ from surveillance.schedule import (
     validate_plan,
     validate_symptom_answers,
 )
+from treatments.machine import State
 
 SURGERY = date(2025, 3, 10)
 STANDARD = default_plan(RiskGroup.STANDARD)
@@ -535,6 +537,25 @@ def test_no_due_date_precedes_the_surgery_and_the_item_says_why() -> None:
 
     assert check.due_on == SURGERY
     assert "nothing is due before the operation" in check.why
+
+
+def test_every_course_state_of_the_machine_is_placed_in_exactly_one_scheduling_group() -> None:
+    groups = [{State.SURVEILLANCE}, {State.CLOSED}, ACTIVE_LINE_STATES, NO_LINE_STATES]
+    placed = [state for group in groups for state in group]
+    assert sorted(placed) == sorted(State)
+    assert len(placed) == len(set(placed))
+    assert set(NO_LINE_REASON) == NO_LINE_STATES
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_facts_accept_each_state_as_the_machine_member_or_its_stored_string(state: State) -> None:
+    on_line = state in ACTIVE_LINE_STATES
+    started = {"line_started_on": date(2024, 9, 1)} if on_line else {}
+    today = SURGERY + timedelta(days=400)
+    from_member = due_items(STANDARD, make_facts(state=state, **started), today)
+    from_string = due_items(STANDARD, make_facts(state=str(state), **started), today)
+    assert from_member == from_string
+    assert (from_member == []) is (state is State.CLOSED)
 
 
 def test_facts_refuse_an_anchor_before_the_surgery_and_an_unknown_state() -> None:
