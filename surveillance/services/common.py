@@ -1,0 +1,180 @@
+"""What every surveillance service shares: reading and locking the course, input checks,
+recording the clinical event a result implies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from core.errors import (
+    Conflict,
+    DomainError,
+    GuidelineGuard,
+    InvalidInput,
+    TransitionNotAllowed,
+)
+from treatments import machine, staging
+from treatments import services as treatment_services
+from treatments.models import Course, CourseEvent
+
+from .. import schedule
+
+NOTES_MAX = 5000
+
+
+class CourseClosed(Conflict):
+    """409: nothing is recorded on a closed course (CLINICAL.md §6)."""
+
+    code = "course_closed"
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+def _risk_group_or_none(value: Any) -> schedule.RiskGroup | None:
+    try:
+        return schedule.RiskGroup(value)
+    except ValueError:
+        return None  # validate_plan reports it with its code
+
+
+def _issue_dict(issue: schedule.PlanIssue) -> dict[str, Any]:
+    return {"field": issue.field, "code": issue.code, "detail": issue.message}
+
+
+def _course(course: Course | int) -> Course:
+    """A fresh read: a caller's instance may predate an event that changed the state."""
+    pk = course.pk if isinstance(course, Course) else course
+    return Course.objects.select_related("surgery", "diagnosis", "current_line", "patient").get(
+        pk=pk
+    )
+
+
+def _lock_open(course: Course) -> Course:
+    """Lock the course row and refuse a closed course; call inside a transaction.
+
+    ``of=("self",)`` locks the course row only: PostgreSQL cannot lock the nullable side of the
+    outer join that fetches the current line.
+    """
+    locked = (
+        Course.objects.select_for_update(of=("self",))
+        .select_related("surgery", "diagnosis", "current_line")
+        .get(pk=course.pk)
+    )
+    if locked.state == machine.State.CLOSED:
+        raise CourseClosed(
+            f"Course {locked.pk} is closed ({locked.closed_reason or 'closed'}): nothing more "
+            "is recorded on it.",
+            state=locked.state,
+        )
+    return locked
+
+
+def _date_errors(name: str, value: Any, course: Course, today: dt.date) -> dict[str, list[str]]:
+    """CLINICAL.md §6: a result is dated neither in the future nor before the surgery.
+
+    Nor before the patient's birth date: the staging module's date rule, asked here.
+    """
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        return {name: ["Enter a date (YYYY-MM-DD)."]}
+    if value > today:
+        return {name: ["Cannot be in the future."]}
+    issue = staging.clinical_date_issue(value, birth_date=course.patient.birth_date)
+    if issue:
+        return {name: [issue]}
+    surgery_on = course.surgery.performed_on
+    if value < surgery_on:
+        return {
+            name: [
+                f"Cannot be before the surgery that opened the course ({surgery_on.isoformat()})."
+            ]
+        }
+    return {}
+
+
+def _choice_errors(name: str, value: Any, choices: type[models.TextChoices]) -> dict:
+    if value not in choices.values:
+        return {name: [f"Expected one of: {', '.join(choices.values)}."]}
+    return {}
+
+
+def _notes_errors(notes: Any) -> dict[str, list[str]]:
+    if not isinstance(notes, str):
+        return {"notes": ["Must be text."]}
+    if len(notes) > NOTES_MAX:
+        return {"notes": [f"At most {NOTES_MAX} characters."]}
+    return {}
+
+
+def _model_errors(instance: models.Model, exclude: list[str]) -> dict[str, list[str]]:
+    """Field errors the model itself knows (decimal places, digits), as InvalidInput wants."""
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        return {
+            name: [m for e in errs for m in e.messages] for name, errs in exc.error_dict.items()
+        }
+    return {}
+
+
+def _as_decimal(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return value
+
+
+def _refusal_warning(event_type: str, refused: DomainError) -> dict[str, Any]:
+    return {
+        "code": "event_not_recorded",
+        "detail": f"Recorded, but {event_type} was not: {refused.detail}",
+        "event": str(event_type),
+        "refusal": refused.as_body(),
+    }
+
+
+def _record_result_event(
+    *,
+    course: Course,
+    actor: AbstractBaseUser,
+    type: str,
+    occurred_on: dt.date,
+    data: dict[str, Any],
+    reason: str,
+    source: models.Model,
+) -> tuple[CourseEvent | None, list[dict[str, Any]]]:
+    """Record the event a result implies; a refusal becomes a warning, the result stays.
+
+    The study or check happened whatever the state machine says, so it is kept; the savepoint
+    rolls back only the refused event. Input errors of our own were caught before any write,
+    so an InvalidInput here is the event log's own rule (e.g. an earlier-dated duplicate).
+    """
+    try:
+        with transaction.atomic():
+            recorded = treatment_services.record_event(
+                course=course,
+                type=type,
+                occurred_on=occurred_on,
+                data=data,
+                actor=actor,
+                # record_event writes the reason into history rows too: keep it in the column.
+                reason=reason or "",
+                source=source,
+            )
+    except (TransitionNotAllowed, GuidelineGuard, InvalidInput) as refused:
+        return None, [_refusal_warning(type, refused)]
+    warnings = [
+        {"code": w.get("guard", "event_warning"), "detail": w.get("reason", ""), "event": type}
+        for w in recorded.warnings
+    ]
+    return recorded.event, warnings
