@@ -3,7 +3,7 @@
 Each JWT carries two facts checked on every request and every refresh
 (api/auth.py):
 
-- ``tv``, the user's token generation when it was issued (netcare.models.TokenVersion).
+- ``tv``, the user's token generation when it was issued (api.models.TokenVersion).
   ``revoke_tokens`` adds one to it: a password change, a deactivation and an explicit
   "log out everywhere" call it, so every token issued before is refused at once.
 - simplejwt's ``hash_password`` claim (CHECK_REVOKE_TOKEN), a digest of the stored password
@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from netcare.models import TokenVersion
+from api.models import TokenVersion
 
 logger = logging.getLogger(__name__)
 

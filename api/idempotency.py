@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from netcare.models import IdempotencyRecord
+from api.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
 

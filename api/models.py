@@ -1,4 +1,8 @@
-"""Cross-cutting records of the API: who read which patient, and replayable POSTs."""
+"""Records of the API door: who read which patient, replayable POSTs, token generations.
+
+The tables keep the names they were created with (``netcare_*``): the models moved here from
+the configuration package without their data moving (api/migrations/0001_initial.py).
+"""
 
 from django.conf import settings
 from django.db import models
@@ -16,6 +20,7 @@ class ReadAccess(models.Model):
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        db_table = "netcare_readaccess"
         verbose_name_plural = "read accesses"
         indexes = [models.Index(fields=["patient", "at"])]
 
@@ -36,6 +41,7 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "netcare_idempotencyrecord"
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")
         ]
@@ -62,6 +68,9 @@ class TokenVersion(models.Model):
     version = models.PositiveIntegerField(default=0)
     revoked_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        db_table = "netcare_tokenversion"
 
     def __str__(self) -> str:
         return f"tokens of user {self.user_id}: generation {self.version}"

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
-from netcare.models import ReadAccess
+from api.models import ReadAccess
 
 
 class ReadLogUnavailable(APIException):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from netcare.models import ReadAccess
+from api.models import ReadAccess
 from treatments import machine
 from treatments.models import CourseEvent
 

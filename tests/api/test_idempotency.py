@@ -11,7 +11,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from netcare.models import IdempotencyRecord
+from api.models import IdempotencyRecord
 from surveillance.models import LabResult
 from tests import factories
 from tests.api.figures import report

@@ -14,9 +14,9 @@ from django.test import RequestFactory
 from rest_framework.request import Request
 
 from alerts.models import CoordinatorAlert
+from api.models import IdempotencyRecord, ReadAccess
 from api.pagination import IdCursorPagination, OldestFirstPagination
 from api.parsers import MAX_BODY_BYTES
-from netcare.models import IdempotencyRecord, ReadAccess
 from surveillance.models import ImagingStudy, LabResult, SymptomCheck
 from tests import factories
 from tests.api.figures import report

@@ -13,7 +13,7 @@ import pytest
 from django.db import DatabaseError
 
 from alerts import services as alerts
-from netcare.models import ReadAccess
+from api.models import ReadAccess
 from surveillance import services as surveillance
 from surveillance.models import ScheduledItem
 from tests.api.figures import report

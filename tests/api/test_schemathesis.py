@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from alerts import services as alerts
-from netcare.models import IdempotencyRecord
+from api.models import IdempotencyRecord
 from tests import factories
 from tests.api.figures import report
 

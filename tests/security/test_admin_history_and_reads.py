@@ -12,7 +12,7 @@ from django.db import DatabaseError
 from django.urls import reverse
 
 from alerts.models import CoordinatorAlert
-from netcare.models import ReadAccess
+from api.models import ReadAccess
 from surveillance.models import LabResult
 from tests.admin.conftest import logged_in
 from tests.security.test_admin_walk import fingerprint, team_a_rows

@@ -22,7 +22,7 @@ from django.db import models
 from django.urls import URLPattern, URLResolver
 
 from alerts.models import CoordinatorAlert, DeliveryAttempt, Reminder
-from netcare.models import ReadAccess
+from api.models import ReadAccess
 from surveillance.models import (
     ClinicVisit,
     ImagingStudy,
@@ -38,7 +38,7 @@ from treatments.models import CareTeam, Course, CourseEvent, Diagnosis, Patient,
 
 pytestmark = [pytest.mark.django_db]
 
-PROJECT_APPS = ("treatments", "surveillance", "alerts", "netcare")
+PROJECT_APPS = ("treatments", "surveillance", "alerts", "api", "coordinator")
 # Names and MRNs of team A's patients (tests.admin.support): none may reach team B.
 TEAM_A_MARKERS = (
     "GapA",

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from alerts import services as alerts
-from netcare.models import ReadAccess
+from api.models import ReadAccess
 from tests.api.test_course_walk import REGISTRATION
 from tests.api.test_results import NEGATIVE
 

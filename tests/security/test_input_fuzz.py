@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from netcare.models import IdempotencyRecord
+from api.models import IdempotencyRecord
 from tests import factories
 from tests.api.figures import report
 

@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from api import credentials
-from netcare.models import ReadAccess, TokenVersion
+from api.models import ReadAccess, TokenVersion
 from tests import factories
 
 pytestmark = pytest.mark.django_db
