@@ -27,8 +27,13 @@ def alerts_visible_to(
     if role_of(user) not in STAFF_ROLES and not getattr(user, "is_superuser", False):
         return CoordinatorAlert.objects.none()
     alerts = CoordinatorAlert.objects.filter(course__in=courses_visible_to(user))
-    if status is None:
-        return alerts
+    return alerts if status is None else alerts_with_status(alerts, status)
+
+
+def alerts_with_status(
+    alerts: QuerySet[CoordinatorAlert], status: str
+) -> QuerySet[CoordinatorAlert]:
+    """`alerts` narrowed to one status of ALERT_STATUSES; ValueError for any other."""
     if status not in ALERT_STATUSES:
         raise ValueError(f"status must be one of {', '.join(ALERT_STATUSES)}")
     if status == "resolved":

@@ -10,18 +10,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alerts import services as alerts
-from alerts.models import CoordinatorAlert, Reminder, ReminderKind, ReminderStatus, Severity
+from alerts.models import CoordinatorAlert, Reminder
 from treatments.selectors import courses_visible_to
 
 from . import permissions as perms
 from .base import ApiView
+from .filters import AlertFilter, ReminderFilter, filtered, parameters
 from .idempotency import idempotent
 from .pagination import IdCursorPagination
-from .params import query_choice, query_id
 from .readlog import log_reads
 from .strict import StrictSerializer
-
-ALERT_STATUSES = ("open", "acknowledged", "resolved")
 
 
 class ReminderOut(serializers.ModelSerializer):
@@ -38,9 +36,7 @@ class ReminderListView(ApiView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("course", int),
-            OpenApiParameter("status", str, enum=list(ReminderStatus.values)),
-            OpenApiParameter("kind", str, enum=list(ReminderKind.values)),
+            *parameters(ReminderFilter),
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
@@ -50,13 +46,7 @@ class ReminderListView(ApiView):
         qs: QuerySet[Reminder] = Reminder.objects.filter(
             course__in=courses_visible_to(request.user)
         ).select_related("course")
-        course_id = query_id(request, "course")
-        if course_id is not None:
-            qs = qs.filter(course_id=course_id)
-        if status := query_choice(request, "status", ReminderStatus.values):
-            qs = qs.filter(status=status)
-        if kind := query_choice(request, "kind", ReminderKind.values):
-            qs = qs.filter(kind=kind)
+        qs = filtered(ReminderFilter, request, qs)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         log_reads(request, [r.course.patient_id for r in page])
@@ -97,27 +87,14 @@ class AlertListView(ApiView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, enum=list(ALERT_STATUSES)),
-            OpenApiParameter("severity", str, enum=list(Severity.values)),
-            OpenApiParameter("kind", str),
+            *parameters(AlertFilter),
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
         responses=AlertOut(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = _alerts_for(request)
-        status = query_choice(request, "status", ALERT_STATUSES)
-        if status == "open":
-            qs = qs.filter(resolved_at__isnull=True, acknowledged_at__isnull=True)
-        elif status == "acknowledged":
-            qs = qs.filter(resolved_at__isnull=True, acknowledged_at__isnull=False)
-        elif status == "resolved":
-            qs = qs.filter(resolved_at__isnull=False)
-        if severity := query_choice(request, "severity", Severity.values):
-            qs = qs.filter(severity=severity)
-        if kind := request.query_params.get("kind"):
-            qs = qs.filter(kind=kind[:40])
+        qs = filtered(AlertFilter, request, _alerts_for(request))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         log_reads(request, [a.course.patient_id for a in page])

@@ -4,7 +4,6 @@ Posting one goes through the surveillance services, which record the clinical ev
 implies (recurrence, progression, symptoms reported) through treatments.record_event.
 """
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -27,9 +26,9 @@ from treatments.selectors import courses_visible_to
 
 from . import permissions as perms
 from .base import ApiView
+from .filters import ResultFilter, filtered, parameters
 from .idempotency import idempotent
 from .pagination import IdCursorPagination
-from .params import query_id
 from .readlog import log_reads
 from .serializers import EventSerializer
 from .strict import StrictSerializer
@@ -52,11 +51,6 @@ def _course_for(request: Request, course_id: int | None) -> Course:
     return course
 
 
-def _filter_course(request: Request, qs: QuerySet) -> QuerySet:
-    course_id = query_id(request, "course")
-    return qs if course_id is None else qs.filter(course_id=course_id)
-
-
 def _page(
     view: ApiView,
     request: Request,
@@ -67,7 +61,7 @@ def _page(
 ) -> Response:
     """One cursor page of a result model, scoped to the caller's courses, reads logged."""
     qs = model.objects.filter(course__in=courses_visible_to(request.user))
-    qs = _filter_course(request, qs).select_related("course", *related)
+    qs = filtered(ResultFilter, request, qs).select_related("course", *related)
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(qs, request, view=view)
     log_reads(request, [row.course.patient_id for row in page])
@@ -123,7 +117,7 @@ class ImagingView(ApiView):
         perms.roles(read=perms.STAFF, write=perms.STAFF_AND_INTEGRATION),
     ]
 
-    @extend_schema(parameters=[OpenApiParameter("course", int), OpenApiParameter("cursor", str)],
+    @extend_schema(parameters=[*parameters(ResultFilter), OpenApiParameter("cursor", str)],
                    responses=ImagingOut(many=True))  # fmt: skip
     def get(self, request: Request) -> Response:
         return _page(self, request, ImagingStudy, ImagingOut, ("event", "event__actor"))
@@ -170,7 +164,7 @@ class LabView(ApiView):
         perms.roles(read=perms.STAFF, write=perms.STAFF_AND_INTEGRATION),
     ]
 
-    @extend_schema(parameters=[OpenApiParameter("course", int), OpenApiParameter("cursor", str)],
+    @extend_schema(parameters=[*parameters(ResultFilter), OpenApiParameter("cursor", str)],
                    responses=LabOut(many=True))  # fmt: skip
     def get(self, request: Request) -> Response:
         return _page(self, request, LabResult, LabOut)
@@ -255,7 +249,7 @@ class SymptomView(ApiView):
     def _context(self, request: Request) -> dict:
         return {"for_patient": role_of(request.user) == Role.PATIENT}
 
-    @extend_schema(parameters=[OpenApiParameter("course", int), OpenApiParameter("cursor", str)],
+    @extend_schema(parameters=[*parameters(ResultFilter), OpenApiParameter("cursor", str)],
                    responses=SymptomOut(many=True))  # fmt: skip
     def get(self, request: Request) -> Response:
         return _page(self, request, SymptomCheck, SymptomOut, context=self._context(request))

@@ -6,7 +6,7 @@ so an object outside the caller's reach is a 404 exactly like an id that does no
 
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,19 +17,19 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from surveillance import schedule
+from surveillance import schedule, selectors
 from surveillance.models import ScheduledItem
 from treatments import machine, services
-from treatments.models import Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
+from treatments.models import Course, CourseEvent, Patient
 from treatments.roles import Role, role_of
 from treatments.selectors import courses_visible_to, patients_visible_to, teams_of
 
 from . import permissions as perms
 from . import serializers as s
 from .base import ApiView
+from .filters import CourseFilter, filtered, parameters
 from .idempotency import idempotent
 from .pagination import IdCursorPagination, OldestFirstPagination
-from .params import query_bool, query_choice, query_date, query_id
 from .readlog import log_reads
 
 
@@ -84,41 +84,14 @@ class CourseListView(ApiView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("state", str, enum=[str(x) for x in machine.State]),
-            OpenApiParameter("care_team", int),
-            OpenApiParameter("overdue", bool),
-            OpenApiParameter("due_before", dt.date),
+            *parameters(CourseFilter),
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
         responses=s.CourseSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = course_queryset(request.user)
-        state = query_choice(request, "state", machine.State)
-        if state is not None:
-            qs = qs.filter(state=state)
-        team = query_id(request, "care_team")
-        if team is not None:
-            qs = qs.filter(care_team_id=team)
-        today = timezone.localdate()
-        if query_bool(request, "overdue"):
-            qs = qs.filter(
-                Exists(
-                    ScheduledItem.objects.filter(
-                        course=OuterRef("pk"), active=True, due_on__lt=today
-                    )
-                )
-            )
-        due_before = query_date(request, "due_before")
-        if due_before is not None:
-            qs = qs.filter(
-                Exists(
-                    ScheduledItem.objects.filter(
-                        course=OuterRef("pk"), active=True, due_on__lte=due_before
-                    )
-                )
-            )
+        qs = filtered(CourseFilter, request, course_queryset(request.user))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         log_reads(request, [c.patient_id for c in page])
@@ -206,55 +179,16 @@ class CourseEventsView(ApiView):
         )
 
 
-# The audit trail of a course: its own history and that of the records it is made of.
-HISTORY_SOURCES: tuple[tuple[type, str], ...] = (
-    (Course, "id"),
-    (Patient, "id"),
-    (Diagnosis, "id"),
-    (Surgery, "id"),
-    (TreatmentLine, "course_id"),
-)
-HIDDEN_HISTORY_FIELDS = {"history_id", "history_date", "history_change_reason", "history_type",
-                         "history_user", "history_user_id"}  # fmt: skip
-
-
-def _history_rows(course: Course) -> list[dict]:
-    keys = {Course: course.pk, Patient: course.patient_id, Diagnosis: course.diagnosis_id,
-            Surgery: course.surgery_id, TreatmentLine: course.pk}  # fmt: skip
-    entries = []
-    for model, field in HISTORY_SOURCES:
-        records = list(
-            model.history.filter(**{field: keys[model]})
-            .select_related("history_user")
-            .order_by("id" if field == "course_id" else "history_date", "history_id")
-        )
-        fields = [f.attname for f in model._meta.concrete_fields]
-        previous_of: dict[int, object] = {}
-        for record in sorted(records, key=lambda r: (r.history_date, r.history_id)):
-            before = previous_of.get(record.id)
-            changes = {
-                name: [
-                    None if before is None else _plain(getattr(before, name)),
-                    _plain(getattr(record, name)),
-                ]
-                for name in fields
-                if before is None or getattr(before, name) != getattr(record, name)
-            }
-            previous_of[record.id] = record
-            entries.append(
-                {
-                    "changed_at": record.history_date,
-                    "changed_by": record.history_user.username if record.history_user else None,
-                    "change_reason": record.history_change_reason,
-                    "change_type": {"+": "created", "~": "changed", "-": "deleted"}[
-                        record.history_type
-                    ],
-                    "object": {"model": model._meta.label_lower, "id": record.id},
-                    "changes": changes,
-                }
-            )
-    entries.sort(key=lambda e: e["changed_at"])
-    return entries
+def _history_entry(entry: selectors.AuditEntry) -> dict:
+    """One audit entry as the history endpoint shows it: changed fields by column name."""
+    return {
+        "changed_at": entry.when,
+        "changed_by": entry.who,
+        "change_reason": entry.reason,
+        "change_type": entry.action,
+        "object": {"model": entry.model, "id": entry.object_id},
+        "changes": {c.attname: [_plain(c.old), _plain(c.new)] for c in entry.changes},
+    }
 
 
 def _plain(value):
@@ -272,7 +206,8 @@ class CourseHistoryView(ApiView):
     def get(self, request: Request, pk: int) -> Response:
         course = get_object_or_404(courses_visible_to(request.user), pk=pk)
         log_reads(request, [course.patient_id])
-        return Response(s.HistoryEntrySerializer(_history_rows(course), many=True).data)
+        entries = [_history_entry(entry) for entry in selectors.audit_trail(course)]
+        return Response(s.HistoryEntrySerializer(entries, many=True).data)
 
 
 class PatientListView(ApiView):

@@ -33,11 +33,11 @@ from coordinator.user_admin import install_user_admin
 from core import errors
 from surveillance import schedule
 from surveillance.models import ScheduledItem, SurveillancePlan
-from surveillance.selectors import due_on, schedule_for
+from surveillance.selectors import AuditEntry, audit_trail, due_on, schedule_for
 from treatments import diagram, machine
 from treatments import services as treatment_services
 from treatments.admin import CourseAdmin
-from treatments.models import Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
+from treatments.models import Course, CourseEvent, TreatmentLine
 from treatments.roles import may_override_guards
 from treatments.selectors import courses_visible_to
 
@@ -217,75 +217,6 @@ def _form_field_for(error_key: str, form: forms.Form) -> str | None:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    """One history row: who changed which record, when, what and why."""
-
-    when: dt.datetime
-    who: str
-    record: str
-    action: str
-    changes: list[str]
-    why: str
-
-
-_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
-
-
-def _shown(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    text = str(value)
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def _entries(label: str, rows: Iterable[Any]) -> list[AuditEntry]:
-    """Audit entries of one model's history rows, each with the fields it changed."""
-    entries = []
-    previous: dict[Any, Any] = {}
-    for row in rows:  # oldest first, so each row is compared with the one before it
-        fields = [f for f in row.tracked_fields if f.name != "id"]
-        before = previous.get(row.id)
-        changes = []
-        if before is not None:
-            for f in fields:
-                old, new = getattr(before, f.attname), getattr(row, f.attname)
-                if old != new:
-                    changes.append(f"{f.name}: {_shown(old)} → {_shown(new)}")
-        previous[row.id] = row
-        user = row.history_user
-        entries.append(
-            AuditEntry(
-                when=row.history_date,
-                who=user.get_username() if user is not None else "—",
-                record=f"{label} {row.id}",
-                action=_ACTIONS.get(row.history_type, row.history_type),
-                changes=changes,
-                why=row.history_change_reason or "",
-            )
-        )
-    return entries
-
-
-def audit_trail(course: Course) -> list[AuditEntry]:
-    """History of the course and what hangs off it, newest first: one query per model."""
-    sources: list[tuple[str, QuerySet]] = [
-        ("course", Course.history.filter(id=course.pk)),
-        ("patient", Patient.history.filter(id=course.patient_id)),
-        ("diagnosis", Diagnosis.history.filter(id=course.diagnosis_id)),
-        ("surgery", Surgery.history.filter(id=course.surgery_id)),
-        ("treatment line", TreatmentLine.history.filter(course_id=course.pk)),
-        ("surveillance plan", SurveillancePlan.history.filter(course_id=course.pk)),
-    ]
-    entries: list[AuditEntry] = []
-    for label, rows in sources:
-        entries.extend(
-            _entries(label, rows.select_related("history_user").order_by("history_date", "pk"))
-        )
-    entries.sort(key=lambda entry: entry.when, reverse=True)
-    return entries[:AUDIT_LIMIT]
-
-
 @dataclass
 class CourseOverview:
     course: Course
@@ -296,7 +227,7 @@ class CourseOverview:
     events: list[CourseEvent]
     reminders: list[Reminder]
     alerts: list[CoordinatorAlert]
-    audit: list[AuditEntry]
+    audit: list[AuditEntry]  # newest first, at most AUDIT_LIMIT
     plan: SurveillancePlan | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -345,7 +276,7 @@ def course_overview(course: Course, *, today: dt.date, may_record: bool) -> Cour
                 :PANEL_LIMIT
             ]
         ),
-        audit=audit_trail(course),
+        audit=audit_trail(course)[::-1][:AUDIT_LIMIT],
         plan=SurveillancePlan.objects.filter(course=course).first(),
     )
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.utils import timezone
 
 from treatments.models import Course, Diagnosis, Patient, Surgery, TreatmentLine
@@ -45,6 +45,27 @@ def due_on(
     if kinds is not None:
         items = items.filter(kind__in=list(kinds))
     return items.order_by("due_on", "course_id", "kind")
+
+
+def courses_with_due_items(
+    courses: QuerySet[Course],
+    *,
+    before: dt.date | None = None,
+    on_or_before: dt.date | None = None,
+) -> QuerySet[Course]:
+    """``courses`` narrowed to those with an active item due before ``before`` (overdue on that
+    day) and/or due on or before ``on_or_before``.
+
+    An EXISTS subquery per bound, not a join: each course stays one row, so pagination and the
+    query count are unchanged.
+    """
+    for lookup, day in (("due_on__lt", before), ("due_on__lte", on_or_before)):
+        if day is not None:
+            items = ScheduledItem.objects.filter(
+                course=OuterRef("pk"), active=True, **{lookup: day}
+            )
+            courses = courses.filter(Exists(items))
+    return courses
 
 
 def schedule_for(course: Course | int, today: dt.date | None = None) -> list[dict[str, Any]]:

@@ -88,13 +88,13 @@ def test_the_audit_trail_says_who_changed_what_when_and_why(as_coordinator, on_s
     audit = response.context["overview"].audit
     state_change = next(
         entry for entry in audit if entry.record.startswith("course") and entry.action == "changed"
-        and "state: recurrence → ssa" in entry.changes
+        and "state: recurrence → ssa" in [str(change) for change in entry.changes]
     )  # fmt: skip
     assert state_change.who == "clinician"
-    assert state_change.why == "receptor-positive liver disease"
+    assert state_change.reason == "receptor-positive liver disease"
     line = next(entry for entry in audit if entry.record.startswith("treatment line"))
     assert (line.who, line.action) == ("clinician", "created")
-    registered = [entry for entry in audit if entry.why == "Course registered after surgery"]
+    registered = [entry for entry in audit if entry.reason == "Course registered after surgery"]
     assert {entry.record.split()[0] for entry in registered} >= {
         "course",
         "patient",

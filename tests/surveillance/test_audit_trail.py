@@ -6,6 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from surveillance import selectors, services
 from tests import factories
@@ -170,3 +174,32 @@ def test_the_trail_costs_one_query_per_tracked_model_whatever_its_length(
         long = selectors.audit_trail(course)
 
     assert len(long) > len(short) + 20
+
+
+def test_the_api_history_and_the_admin_panel_show_the_same_trail(
+    course, clinician, coordinator, patient_user
+):
+    fill(course, clinician, patient_user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(coordinator).access_token}")
+    admin = Client()
+    admin.force_login(coordinator, backend="django.contrib.auth.backends.ModelBackend")
+
+    history = api.get(f"/api/v1/courses/{course.pk}/history/").json()
+    page = admin.get(reverse("admin:treatments_course_change", args=[course.pk]))
+    panel = page.context["overview"].audit
+
+    from_api = [
+        (h["object"]["model"], h["object"]["id"], h["change_type"], h["change_reason"],
+         sorted(h["changes"]))
+        for h in history
+    ]  # fmt: skip
+    from_admin = [
+        (e.model, e.object_id, e.action, e.reason, sorted(c.attname for c in e.changes))
+        for e in reversed(panel)
+    ]
+    assert from_api == from_admin
+    plan_changes = [h for h in history if h["object"]["model"] == "surveillance.surveillanceplan"
+                    and h["change_type"] == "changed"]  # fmt: skip
+    assert plan_changes[0]["changes"]["early_interval_months"][1] == 3
+    assert plan_changes[0]["change_reason"] == "tumour board: rising CgA"
