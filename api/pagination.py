@@ -7,7 +7,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
-from .params import whole_number
+from .params import read_count, whole_number
 
 # Positions are primary keys (bigint, read by params.whole_number); anything else in a
 # cursor was not made by us.
@@ -30,9 +30,10 @@ class IdCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 100 and int(raw) >= 1):
-            raise ValidationError({self.page_size_query_param: ["Enter a whole number from 1."]})
-        return min(int(raw), self.max_page_size)
+        try:
+            return read_count(raw, cap=self.max_page_size)
+        except ValueError as refused:
+            raise ValidationError({self.page_size_query_param: [str(refused)]}) from refused
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         """A forged or mangled cursor is invalid input (400), not a missing page or a 500.

@@ -1,10 +1,10 @@
 """Query-string values of the API, read one way everywhere.
 
-Every list filter (api/filters.py) and the cursor reader go through these functions, so an id
-filter on one endpoint refuses exactly what it refuses on another. Numbers are ASCII digits
-only: `str.isdigit()` is true for "²" or "٣", which `int()` then rejects or reads as another
-number, and a value beyond a bigint overflows the database driver. A refusal is a 400 with
-code `invalid_filter` naming the parameter.
+Every list filter (api/filters.py) and the paginator (page size, cursor) go through these
+functions, so an id filter on one endpoint refuses exactly what it refuses on another.
+Numbers are ASCII digits only: `str.isdigit()` is true for "²" or "٣", which `int()` then
+rejects or reads as another number, and a value beyond a bigint overflows the database
+driver. A refused filter is a 400 with code `invalid_filter` naming the parameter.
 """
 
 import datetime as dt
@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 # Primary keys are bigints (DEFAULT_AUTO_FIELD); a larger id cannot exist.
 MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
+_COUNT = re.compile(r"[0-9]{1,100}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TRUE_VALUES = frozenset({"true", "1", "yes"})
 FALSE_VALUES = frozenset({"false", "0", "no"})
@@ -48,6 +49,17 @@ def whole_number(raw: str, *, low: int = 1, high: int = MAX_ID) -> int | None:
         return None
     value = int(raw)
     return value if low <= value <= high else None
+
+
+def read_count(raw: str, *, cap: int) -> int:
+    """`raw` as a count from 1 in ASCII digits (at most 100 of them), capped at `cap`.
+
+    Raises ValueError for anything else. A count above the cap is lowered, not refused: a
+    client asking for more rows than a page holds gets a full page.
+    """
+    if not _COUNT.fullmatch(raw) or int(raw) < 1:
+        raise ValueError("Enter a whole number from 1.")
+    return min(int(raw), cap)
 
 
 def read_id(raw: str) -> int:
