@@ -7,6 +7,12 @@ dispatch, sweep or escalation for a day. At start (celery's `beat_init` signal, 
 in netcare/celery.py) such rows are reset to NULL, which django-celery-beat reads as "run
 on the normal interval from now", and the entries the scheduler already loaded are made
 due at once.
+
+Beat start also puts the system to work at once: an interval task that never ran is first
+due one interval after beat starts (15 minutes for the sweep, an hour for escalation), so
+beat enqueues one sweep, dispatch and escalation right away, and records its start as a
+heartbeat, which /healthz reads to tell "never ran yet" from "late" (alerts.services
+.heartbeats).
 """
 
 from __future__ import annotations
@@ -75,16 +81,49 @@ def repair_loaded_entries(scheduler: Any, *, now: datetime | None = None) -> lis
     return changed
 
 
+def start_periodic_work() -> list[str]:
+    """Enqueue one run of each watched periodic task now; returns the task names sent.
+
+    Each task is safe to run at any time and more than once (the sweep's unique key, the
+    dispatch claim, the escalation's dedup), so a start that overlaps a scheduled run costs
+    nothing. Raises what the broker raises when it cannot be reached.
+    """
+    from . import tasks  # the tasks import the services; beat loads this module early
+
+    work = (tasks.sweep, tasks.dispatch, tasks.escalate)
+    # One connection checked once: a broker that is down costs beat start a second, not the
+    # publish retries of each task.
+    with tasks.sweep.app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=2)
+        for task in work:
+            task.apply_async(connection=connection)
+    return [task.name for task in work]
+
+
 def on_beat_init(sender: Any = None, **kwargs: Any) -> None:
-    """celery `beat_init` receiver: repair the table, then the scheduler's loaded copy."""
+    """celery `beat_init` receiver: repair the table, then the scheduler's loaded copy; record
+    the start and enqueue the periodic work once. Each step is independent and only logs its
+    failure: beat must start even with the database or the broker briefly down."""
     try:
         names = repair_future_runs()
         scheduler = getattr(sender, "scheduler", None)
         if scheduler is not None:
             names += repair_loaded_entries(scheduler)
     except Exception:
-        # Beat must start even if the repair cannot run (database briefly down).
         logger.exception("beat: could not check the schedule for future last runs")
-        return
-    if names:
-        logger.warning("beat: repaired future last runs of %s", ", ".join(sorted(set(names))))
+    else:
+        if names:
+            logger.warning("beat: repaired future last runs of %s", ", ".join(sorted(set(names))))
+    try:
+        from .services import beat_start_record
+
+        beat_start_record()
+    except Exception:
+        logger.exception("beat: could not record its start")
+    try:
+        sent = start_periodic_work()
+    except Exception:
+        # The schedule sends them again at their next tick.
+        logger.exception("beat: could not enqueue the periodic tasks at start")
+    else:
+        logger.info("beat: started %s at once", ", ".join(sent))

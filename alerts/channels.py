@@ -3,8 +3,8 @@
 `send(message) -> SendResult` returns the provider's message id or raises `TransientError`
 (worth retrying later) or `PermanentError` (retrying cannot help). SMS backends are chosen by
 `settings.NETCARE_SMS_BACKEND`; email goes through Django's email framework, so
-`settings.EMAIL_BACKEND` picks SMTP, an anymail provider, the console, locmem or
-`RecordingEmailBackend` below. (Healthchecks `hc/api/transports.py`: one class per channel,
+`settings.EMAIL_BACKEND` picks SMTP, an anymail provider, the console or locmem (tests use
+the recording backends of alerts.testing). (Healthchecks `hc/api/transports.py`: one class per channel,
 `TransportError(permanent=...)`.)
 """
 
@@ -14,7 +14,6 @@ import json
 import logging
 import smtplib
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,14 +21,12 @@ from typing import Any, TextIO
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
-from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import make_msgid
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
-from . import conf
-from .models import Channel, RecordedMessage
+from .models import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +94,6 @@ class Backend:
         """Release whatever the backend opened for a batch."""
 
 
-def _inject_faults(message: Message) -> None:
-    """The recording backends' configurable failures (tests and benchmarks only)."""
-    if message.to in conf.recording_fail_permanent_to():
-        raise PermanentError(f"recording backend refuses {message.to}")
-    if message.attempt <= conf.recording_fail_first():
-        raise TransientError(f"recording backend fails attempt {message.attempt}")
-
-
 # --- SMS ----------------------------------------------------------------------------------
 
 
@@ -134,41 +123,6 @@ class FileSMSBackend(Backend):
         with path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
         return SendResult(sid)
-
-
-class RecordingSMSBackend(Backend):
-    """Writes a RecordedMessage row per accepted SMS (tests and benchmarks, across processes)."""
-
-    @property
-    def bulk(self) -> bool:
-        # A sleeping backend stands in for a slow provider: one message at a time.
-        return conf.recording_sleep_seconds() == 0
-
-    def send(self, message: Message) -> SendResult:
-        return self.send_many([message])[0]  # type: ignore[return-value]
-
-    def send_many(self, messages: Sequence[Message]) -> list[Outcome]:
-        pause = conf.recording_sleep_seconds()
-        outcomes: list[Outcome] = []
-        accepted: list[RecordedMessage] = []
-        for message in messages:
-            if pause:
-                time.sleep(pause)
-            try:
-                _inject_faults(message)
-            except ChannelError as exc:
-                outcomes.append(exc)
-                continue
-            sid = f"rec-{uuid.uuid4().hex}"
-            accepted.append(
-                RecordedMessage(
-                    channel=Channel.SMS, to=message.to, body=message.body,
-                    reminder_id=message.reminder_id,
-                )
-            )  # fmt: skip
-            outcomes.append(SendResult(sid))
-        RecordedMessage.objects.bulk_create(accepted)
-        return outcomes
 
 
 class TwilioSMSBackend(Backend):
@@ -204,47 +158,6 @@ class TwilioSMSBackend(Backend):
 
 
 # --- Email --------------------------------------------------------------------------------
-
-
-class RecordingEmailBackend(BaseEmailBackend):
-    """A Django email backend writing RecordedMessage rows (tests and benchmarks).
-
-    A message it refuses (fault injection) gets `netcare_error` set instead of raising, so one
-    refused message does not hide the others of a batch.
-    """
-
-    @property
-    def netcare_bulk(self) -> bool:
-        return conf.recording_sleep_seconds() == 0
-
-    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        pause = conf.recording_sleep_seconds()
-        accepted: list[RecordedMessage] = []
-        for email in email_messages:
-            if pause:
-                time.sleep(pause)
-            probe = Message(
-                channel=Channel.EMAIL,
-                to=email.to[0] if email.to else "",
-                body="",
-                attempt=getattr(email, "netcare_attempt", 1),
-            )
-            try:
-                _inject_faults(probe)
-            except ChannelError as exc:
-                email.netcare_error = exc
-                continue
-            accepted.append(
-                RecordedMessage(
-                    channel=Channel.EMAIL,
-                    to=", ".join(email.to),
-                    subject=email.subject,
-                    body=email.body,
-                    reminder_id=getattr(email, "netcare_reminder_id", None),
-                )
-            )
-        RecordedMessage.objects.bulk_create(accepted)
-        return len(accepted)
 
 
 def _classify_email_error(exc: Exception) -> ChannelError:
@@ -284,7 +197,8 @@ class EmailChannel(Backend):
         )
         if message.html_body:
             email.attach_alternative(message.html_body, "text/html")
-        # Read by RecordingEmailBackend; never put in a header (no internal ids leave us).
+        # For email backends that record what they accept (alerts.testing); never put in a
+        # header (no internal ids leave us).
         email.netcare_reminder_id = message.reminder_id
         email.netcare_attempt = message.attempt
         return email

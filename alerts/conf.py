@@ -108,17 +108,11 @@ def unsubscribe_salt() -> str:
     return _get("ALERTS_UNSUBSCRIBE_SALT", "alerts.unsubscribe", str)
 
 
-# Fault injection for the recording backends (tests and benchmarks only).
-def recording_fail_first() -> int:
-    """The first N attempts of every reminder fail with a transient error."""
-    return _get("ALERTS_RECORDING_FAIL_FIRST", 0, _positive_int)
+def unmatched_report_days() -> int:
+    """Days a provider report no reminder ever matched is kept before it is pruned.
 
-
-def recording_fail_permanent_to() -> tuple[str, ...]:
-    """Addresses the recording backends refuse with a permanent error."""
-    return _get("ALERTS_RECORDING_FAIL_PERMANENT_TO", (), _csv)
-
-
-def recording_sleep_seconds() -> float:
-    """Seconds each recorded send sleeps, to widen the crash window in fault tests."""
-    return _get("ALERTS_RECORDING_SLEEP_SECONDS", 0.0, _float)
+    Such a report names a message this system never recorded sending (a provider's test
+    message, a number shared with another service) or one whose id was lost with a crashed
+    worker; after this long no dispatcher will write its id.
+    """
+    return _get("ALERTS_UNMATCHED_REPORT_DAYS", 30, _positive_int) or 1

@@ -2,7 +2,7 @@
 
 An SMS or an email subject can be read by anyone holding the phone or the inbox, so they say
 only what is due and how to reach the clinic ("your scan is due"), never a diagnosis
-(RELIABILITY.md item 43). SMS are kept to one GSM-7 segment: characters outside GSM-7 would
+(docs/operations.md, "Minimum-necessary messages"). SMS are kept to one GSM-7 segment: characters outside GSM-7 would
 switch the whole message to UCS-2 and cut a segment to 70 characters.
 """
 

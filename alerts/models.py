@@ -6,6 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+# The one severity scale, defined with its rank in surveillance.schedule; re-exported here for
+# the alert's field and for callers that import it with the alert model.
+from surveillance.schedule import Severity as Severity
 from treatments.models import Course
 
 
@@ -59,7 +62,8 @@ class SkipReason(models.TextChoices):
 class Reminder(models.Model):
     """One message to one patient on one channel: the outbox row the sweep inserts.
 
-    Operational and rewritten on every try, so it has no history table (STYLE.md habit 8);
+    Operational and rewritten on every try, so it has no history table (docs/architecture.md,
+    "Operational tables have no history");
     DeliveryAttempt rows are its audit. The unique key makes the sweep idempotent.
     """
 
@@ -149,13 +153,6 @@ class DeliveryAttempt(models.Model):
         return f"attempt {self.attempt} of reminder {self.reminder_id}: {self.outcome}"
 
 
-class Severity(models.TextChoices):
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-    CRITICAL = "critical"
-
-
 class CoordinatorAlert(models.Model):
     """Something a coordinator must look at; at most one open per course and kind."""
 
@@ -199,7 +196,7 @@ class CoordinatorAlert(models.Model):
 
     @property
     def status(self) -> str:
-        """open, acknowledged or resolved (the worklist filter of API.md)."""
+        """open, acknowledged or resolved (the `status` filter of GET alerts/, docs/api.md)."""
         if self.resolved_at is not None:
             return "resolved"
         return "acknowledged" if self.acknowledged_at is not None else "open"

@@ -4,9 +4,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
 from treatments.roles import STAFF_ROLES, role_of
-from treatments.selectors import courses_visible_to
+from treatments.selectors import courses_visible_to, patients_visible_to
 
-from .models import CoordinatorAlert, Reminder
+from .models import CoordinatorAlert, InboundMessage, Reminder, StatusReport
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 
@@ -14,6 +14,35 @@ ALERT_STATUSES = ("open", "acknowledged", "resolved")
 def reminders_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Reminder]:
     """Staff: their teams' reminders; a patient: its own (through the course scope)."""
     return Reminder.objects.filter(course__in=courses_visible_to(user))
+
+
+def is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Coordinators, clinicians and superusers: who reads the alerts app's operational rows."""
+    return role_of(user) in STAFF_ROLES or getattr(user, "is_superuser", False)
+
+
+def inbound_messages_visible_to(
+    user: AbstractBaseUser | AnonymousUser,
+) -> QuerySet[InboundMessage]:
+    """Staff: SMS sent from the phone number of one of their teams' patients; a superuser:
+    all of them (an unknown number's messages too); anyone else: none."""
+    if not is_staff(user):
+        return InboundMessage.objects.none()
+    if getattr(user, "is_superuser", False):
+        return InboundMessage.objects.all()
+    numbers = patients_visible_to(user).exclude(phone="").values("phone")
+    return InboundMessage.objects.filter(from_number__in=numbers)
+
+
+def status_reports_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[StatusReport]:
+    """Staff: the provider reports about their teams' reminders; a superuser: all of them (the
+    unmatched ones name no patient); anyone else: none."""
+    if not is_staff(user):
+        return StatusReport.objects.none()
+    if getattr(user, "is_superuser", False):
+        return StatusReport.objects.all()
+    ids = reminders_visible_to(user).exclude(provider_message_id="").values("provider_message_id")
+    return StatusReport.objects.filter(provider_message_id__in=ids)
 
 
 def alerts_visible_to(
@@ -24,7 +53,7 @@ def alerts_visible_to(
     `status`: open (neither acknowledged nor resolved), acknowledged (not yet resolved) or
     resolved; None for all.
     """
-    if role_of(user) not in STAFF_ROLES and not getattr(user, "is_superuser", False):
+    if not is_staff(user):
         return CoordinatorAlert.objects.none()
     alerts = CoordinatorAlert.objects.filter(course__in=courses_visible_to(user))
     return alerts if status is None else alerts_with_status(alerts, status)

@@ -2,7 +2,8 @@
 
 No task uses a broker ETA or countdown for reminders: a message held by the broker is lost
 or redelivered at the broker's whim (visibility timeout), while `send_after` and
-`next_attempt_at` in the database are what a dispatcher obeys (RELIABILITY.md item 14).
+`next_attempt_at` in the database are what a dispatcher obeys (docs/operations.md, "No
+reminder is lost").
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def dispatch() -> int:
     limit = size * conf.max_batches_per_tick()
     now = timezone.now()
     work = services.claimable_count(now=now, limit=limit)
-    # Each lease-expired reminder is claimed alone (see services._claim): one task each.
+    # Each lease-expired reminder is claimed alone (see services.claims): one task each.
     recoveries = services.lease_expired_count(now=now, limit=conf.max_batches_per_tick())
     batches = math.ceil(work / size) + recoveries
     for _ in range(batches):
@@ -90,3 +91,10 @@ def escalate(today: str | None = None) -> int:
     written = services.escalate(today=_date(today), now=timezone.now())
     services.task_heartbeat_record(task="escalate")
     return written
+
+
+@shared_task(name="alerts.prune_unmatched_reports", **TASK_DEFAULTS)
+def prune_unmatched_reports() -> int:
+    """Delete provider reports no reminder matched in ALERTS_UNMATCHED_REPORT_DAYS; returns
+    how many."""
+    return services.prune_unmatched_reports(now=timezone.now())

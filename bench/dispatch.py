@@ -20,8 +20,8 @@ Set up by the script (none of it timed):
   (the Procfile's flags) with `--include bench.dispatch` (for the no-op task below) - a main
   process that talks to Redis and two forked pool processes that run the tasks ("two worker
   processes") - with DJANGO_ENV=production, DATABASE_URL, CELERY_BROKER_URL,
-  SMS_BACKEND=alerts.channels.RecordingSMSBackend and
-  EMAIL_BACKEND=alerts.channels.RecordingEmailBackend (one alerts_recordedmessage row per
+  SMS_BACKEND=alerts.testing.RecordingSMSBackend and
+  EMAIL_BACKEND=alerts.testing.RecordingEmailBackend (one alerts_recordedmessage row per
   accepted message, with its reminder id).
 
 Timed, in rounds that alternate which goes first (medians shown):
@@ -83,8 +83,8 @@ WORKER_ENV = {
     "SECRET_KEY": common.SERVER_ENV["SECRET_KEY"],
     "ALLOWED_HOSTS": "127.0.0.1",
     "CONN_MAX_AGE": "60",
-    "SMS_BACKEND": "alerts.channels.RecordingSMSBackend",
-    "EMAIL_BACKEND": "alerts.channels.RecordingEmailBackend",
+    "SMS_BACKEND": "alerts.testing.RecordingSMSBackend",
+    "EMAIL_BACKEND": "alerts.testing.RecordingEmailBackend",
     "LOG_LEVEL": "INFO",
     "PYTHONPATH": str(common.ROOT),
 }

@@ -30,31 +30,28 @@ def _broker_ok() -> tuple[bool, str]:
 
 def _tasks() -> tuple[dict[str, dict], list[str]]:
     """Each watched task's age and bound (seconds); the names of those late past it."""
-    from alerts.services import task_ages
+    from alerts.services import task_health
 
-    bounds = settings.HEALTHZ_MAX_TASK_AGE
     try:
-        ages = task_ages()
+        health = task_health()
     except Exception:  # the database check reports why; do not report tasks as late too
         return {}, []
-    report, late = {}, []
-    for task, age in ages.items():
-        bound = bounds.get(task)
-        is_late = bound is not None and (age is None or age > bound)
-        report[task] = {
-            "age_seconds": None if age is None else round(age, 1),
-            "max_age_seconds": bound,
-            "late": is_late,
+    report = {
+        task: {
+            "age_seconds": None if h.age_seconds is None else round(h.age_seconds, 1),
+            "max_age_seconds": h.max_age_seconds,
+            "late": h.late,
         }
-        if is_late:
-            late.append(task)
-    return report, late
+        for task, h in health.items()
+    }
+    return report, [task for task, h in health.items() if h.late]
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the database and the broker answer and every periodic task ran within its
     bound (settings.HEALTHZ_MAX_TASK_AGE); 503 naming what is down (`down`) or late (`late`).
-    A task that never ran is late."""
+    A task that never ran is late once beat has been up longer than its bound, or if beat
+    never started (alerts.services.heartbeats)."""
     db_ok, db_info = _database_ok()
     broker_ok, broker_info = _broker_ok()
     down = [name for name, ok in (("database", db_ok), ("broker", broker_ok)) if not ok]

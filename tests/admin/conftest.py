@@ -30,8 +30,8 @@ def _fast_password_hashing(settings) -> None:
 @pytest.fixture
 def recording(settings):
     """Reminders go to the recording backends; the `soon` patients' addresses refuse them."""
-    settings.NETCARE_SMS_BACKEND = "alerts.channels.RecordingSMSBackend"
-    settings.EMAIL_BACKEND = "alerts.channels.RecordingEmailBackend"
+    settings.NETCARE_SMS_BACKEND = "alerts.testing.RecordingSMSBackend"
+    settings.EMAIL_BACKEND = "alerts.testing.RecordingEmailBackend"
     settings.ALERTS_RECORDING_FAIL_PERMANENT_TO = ("soon-a@example.org", "soon-b@example.org")
     return settings
 

@@ -37,8 +37,8 @@ def plan_items(course: Course, **due: dt.date | tuple[dt.date, dt.date | None]) 
 @pytest.fixture
 def recording(settings):
     """SMS and email both go to the RecordedMessage table, as in the integration tests."""
-    settings.NETCARE_SMS_BACKEND = "alerts.channels.RecordingSMSBackend"
-    settings.EMAIL_BACKEND = "alerts.channels.RecordingEmailBackend"
+    settings.NETCARE_SMS_BACKEND = "alerts.testing.RecordingSMSBackend"
+    settings.EMAIL_BACKEND = "alerts.testing.RecordingEmailBackend"
     return settings
 
 

@@ -1,9 +1,11 @@
 """The channels behind one interface: what each backend does with a message and its errors."""
 
+import ast
 import io
 import json
 import smtplib
 from logging import getLogger
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -12,9 +14,11 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from alerts import channels
+from alerts import channels, testing
 from alerts.channels import Message, PermanentError, TransientError
 from alerts.models import RecordedMessage
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SMS = Message(
     channel="sms", to="+447700900123", body="Your clinic: your scan is due.", reminder_id=7
@@ -95,11 +99,11 @@ def test_the_file_backend_appends_one_json_line_per_sms(settings, tmp_path):
 
 @pytest.mark.django_db
 def test_the_recording_backends_write_what_they_accept(settings):
-    settings.EMAIL_BACKEND = "alerts.channels.RecordingEmailBackend"
+    settings.EMAIL_BACKEND = "alerts.testing.RecordingEmailBackend"
     settings.ALERTS_RECORDING_FAIL_PERMANENT_TO = ("refused@example.org",)
     refused = Message(channel="email", to="refused@example.org", body="x", reminder_id=9)
 
-    sms = channels.RecordingSMSBackend().send_many([SMS])
+    sms = testing.RecordingSMSBackend().send_many([SMS])
     email = channels.EmailChannel().send_many([EMAIL, refused])
 
     assert isinstance(email[1], PermanentError)
@@ -116,7 +120,7 @@ def test_the_recording_backends_fail_the_first_attempts_when_asked(settings):
     first = Message(channel="sms", to="+447700900123", body="x", reminder_id=1, attempt=1)
     second = Message(channel="sms", to="+447700900123", body="x", reminder_id=1, attempt=2)
 
-    outcomes = channels.RecordingSMSBackend().send_many([first, second])
+    outcomes = testing.RecordingSMSBackend().send_many([first, second])
 
     assert isinstance(outcomes[0], TransientError)
     assert outcomes[1].provider_message_id
@@ -153,3 +157,54 @@ def test_email_errors_are_permanent_or_transient(settings, error, expected):
 def test_an_unknown_channel_is_refused():
     with pytest.raises(ValueError, match="unknown channel"):
         channels.backend_for("pigeon")
+
+
+APPS = ("alerts", "api", "coordinator", "core", "netcare", "surveillance", "treatments")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved against its package."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names |= {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_no_production_module_imports_the_test_doubles():
+    production = [
+        path
+        for app in APPS
+        for path in (ROOT / app).rglob("*.py")
+        if "migrations" not in path.parts and path != ROOT / "alerts" / "testing.py"
+    ]
+    importing = [
+        str(path.relative_to(ROOT))
+        for path in production
+        if any(name.startswith("alerts.testing") for name in imported_modules(path))
+    ]
+
+    assert len(production) > 20
+    assert importing == []
+
+
+def test_the_channels_module_defines_no_recording_backend_or_fault_hook():
+    source = (ROOT / "alerts" / "channels.py").read_text(encoding="utf-8")
+    defined = {
+        node.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ClassDef | ast.FunctionDef)
+    }
+
+    assert {"RecordingSMSBackend", "RecordingEmailBackend"} <= set(dir(testing))
+    assert not {name for name in defined if "recording" in name.lower() or "fault" in name}
+    assert "RECORDING" not in source

@@ -12,7 +12,7 @@ from tests.reliability.support import make_due, sweep_now
 @pytest.fixture
 def early_provider(settings, monkeypatch):
     settings.NETCARE_SMS_BACKEND = "tests.reliability.callback_backends.EarlyCallbackSMSBackend"
-    settings.EMAIL_BACKEND = "alerts.channels.RecordingEmailBackend"
+    settings.EMAIL_BACKEND = "alerts.testing.RecordingEmailBackend"
     settings.TWILIO_AUTH_TOKEN = TOKEN
     settings.PUBLIC_BASE_URL = PUBLIC
     settings.ALERTS_SMS_DAILY_CAP = 100

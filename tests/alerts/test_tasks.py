@@ -21,8 +21,8 @@ def test_no_reminder_code_relies_on_a_broker_eta_or_countdown():
     # A message parked in the broker is redelivered or lost at the broker's whim (visibility
     # timeout); send_after and next_attempt_at in the database are what dispatchers obey.
     offenders = [
-        f"{path.name}:{number}"
-        for path in ALERTS.glob("*.py")
+        f"{path.relative_to(ALERTS)}:{number}"
+        for path in ALERTS.rglob("*.py")
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if re.search(r"\b(countdown|eta)\s*=", line)
     ]
@@ -31,8 +31,9 @@ def test_no_reminder_code_relies_on_a_broker_eta_or_countdown():
 
 @pytest.mark.django_db
 def test_the_beat_schedules_are_seeded_once_by_name():
-    seeding = importlib.import_module("alerts.migrations.0003_beat_schedules")
-    seeding.seed(apps, None)  # a second run (or one after an admin edit) adds nothing
+    for migration in ("0003_beat_schedules", "0006_prune_unmatched_reports_schedule"):
+        # A second run (or one after an admin edit) adds nothing.
+        importlib.import_module(f"alerts.migrations.{migration}").seed(apps, None)
 
     seeded = {
         task.task: (task.interval.every, task.interval.period, task.enabled)
@@ -43,6 +44,7 @@ def test_the_beat_schedules_are_seeded_once_by_name():
         "alerts.dispatch": (10, "seconds", True),
         "alerts.escalate": (1, "hours", True),
         "alerts.heartbeat": (1, "minutes", True),
+        "alerts.prune_unmatched_reports": (1, "days", True),
     }
 
 

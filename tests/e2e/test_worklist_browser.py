@@ -79,8 +79,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def morning(clinician, team_a, coordinator, coordinator2, team_b, settings) -> Morning:
     """Today's worklist, on the real clock (the browser keeps its own)."""
-    settings.NETCARE_SMS_BACKEND = "alerts.channels.RecordingSMSBackend"
-    settings.EMAIL_BACKEND = "alerts.channels.RecordingEmailBackend"
+    settings.NETCARE_SMS_BACKEND = "alerts.testing.RecordingSMSBackend"
+    settings.EMAIL_BACKEND = "alerts.testing.RecordingEmailBackend"
     settings.ALERTS_RECORDING_FAIL_PERMANENT_TO = ("soon-a@example.org", "soon-b@example.org")
     today = timezone.localdate()
     built = build_morning(

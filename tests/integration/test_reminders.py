@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 RECORDING = {
-    "SMS_BACKEND": "alerts.channels.RecordingSMSBackend",
-    "EMAIL_BACKEND": "alerts.channels.RecordingEmailBackend",
+    "SMS_BACKEND": "alerts.testing.RecordingSMSBackend",
+    "EMAIL_BACKEND": "alerts.testing.RecordingEmailBackend",
     "ALERTS_SMS_DAILY_CAP": "100",
 }
 KINDS = ("imaging", "visit", "cga", "symptom_check", "ssa_injection")

@@ -1,7 +1,7 @@
 """SMS backends that fail the way real processes do, for the fault tests.
 
 A worker subprocess loads them by dotted path (`SMS_BACKEND=tests.reliability.backends...`);
-which reminders they hit comes from environment variables, read at each send. alerts.channels
+which reminders they hit comes from environment variables, read at each send. alerts.testing
 offers transient and permanent errors and a slow send, but no process exit: these add it.
 """
 
@@ -11,7 +11,8 @@ import os
 import threading
 from collections.abc import Sequence
 
-from alerts.channels import Message, Outcome, RecordingSMSBackend
+from alerts.channels import Message, Outcome
+from alerts.testing import RecordingSMSBackend
 
 #: Reminder ids whose first attempt is recorded by the "provider", then the process exits
 #: before the dispatcher can write the outcome: the crash in the provider window.

@@ -19,7 +19,8 @@ from django.conf import settings
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
-from alerts.channels import Message, Outcome, RecordingSMSBackend, SendResult
+from alerts.channels import Message, Outcome, SendResult
+from alerts.testing import RecordingSMSBackend
 
 #: Base URL of a live server to call back (worker subprocesses); empty: in-process client.
 CALLBACK_URL = "RELIABILITY_CALLBACK_URL"

@@ -35,8 +35,8 @@ from tests.integration.conftest import test_database_url as database_url
 ROOT = Path(__file__).resolve().parents[2]
 
 RECORDING = {
-    "SMS_BACKEND": "alerts.channels.RecordingSMSBackend",
-    "EMAIL_BACKEND": "alerts.channels.RecordingEmailBackend",
+    "SMS_BACKEND": "alerts.testing.RecordingSMSBackend",
+    "EMAIL_BACKEND": "alerts.testing.RecordingEmailBackend",
     "ALERTS_SMS_DAILY_CAP": "100",
 }
 

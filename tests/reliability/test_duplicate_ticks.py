@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from alerts import services, tasks
 from alerts.models import CoordinatorAlert, Reminder
+from alerts.services import escalation
 from tests.alerts.conftest import plan_items
 from tests.integration.conftest import wait_for
 from tests.reliability.support import duplicates, figures, make_courses, unfinished
@@ -153,7 +154,7 @@ def test_a_duplicate_escalation_tick_does_not_count_an_overdue_item_twice(
             first_write.wait()
         return real_alert_raise(**kwargs)
 
-    monkeypatch.setattr(services, "alert_raise", alert_raise)
+    monkeypatch.setattr(escalation, "alert_raise", alert_raise)  # as escalate calls it
     written: list[int] = []
     errors: list[BaseException] = []
 

@@ -39,7 +39,7 @@ GATED = "tests.reliability.backends.GatedSMSBackend"
 @pytest.fixture
 def gated(settings):
     settings.NETCARE_SMS_BACKEND = GATED
-    settings.EMAIL_BACKEND = "alerts.channels.RecordingEmailBackend"
+    settings.EMAIL_BACKEND = "alerts.testing.RecordingEmailBackend"
     settings.ALERTS_SMS_DAILY_CAP = 100
     return settings
 
