@@ -10,7 +10,7 @@ and ``Course.state`` stays read-only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ from core import errors
 from surveillance import schedule
 from surveillance.models import ScheduledItem, SurveillancePlan
 from surveillance.selectors import AuditEntry, audit_trail, due_on, schedule_for
-from treatments import diagram, machine
+from treatments import diagram, machine, payloads
 from treatments import services as treatment_services
 from treatments.admin import CourseAdmin
 from treatments.models import Course, CourseEvent, TreatmentLine
@@ -94,49 +94,34 @@ def _date_field(**kwargs: Any) -> forms.DateField:
     )
 
 
-Widget = Callable[[machine.FieldSpec], forms.Field]
-
-# How each data field of an event is entered. Only the widget is chosen here: what is
-# required, the ranges and the guards stay machine.py's and are checked again by
-# record_event. test_every_event_field_has_a_form_field keeps this in step with the table.
-_CHOICES: dict[tuple[str | None, str], tuple[str, ...]] = {
-    (None, "site"): machine.RECURRENCE_SITES,
-    (None, "margin"): machine.MARGINS,
-    (None, "regimen"): machine.CHEMOTHERAPY_REGIMENS,
-    (None, "recist"): ("PD",),
-    (machine.EventType.SSA_STARTED, "agent"): machine.SSA_AGENTS,
-    (machine.EventType.PRRT_STARTED, "agent"): machine.PRRT_AGENTS,
-    (machine.EventType.COURSE_CLOSED, "reason"): machine.CLOSE_REASONS,
-}
-_WIDGETS: dict[str, Widget] = {
-    "resectable": lambda spec: forms.BooleanField(required=False),
-    "ned": lambda spec: forms.BooleanField(required=False),
-    "procedure": lambda spec: forms.CharField(required=spec.required, max_length=200),
-    "planned_on": lambda spec: _date_field(required=spec.required),
-    "performed_on": lambda spec: _date_field(required=spec.required),
-    "dose_mg": lambda spec: forms.DecimalField(required=spec.required, max_digits=8),
-    "activity_gbq": lambda spec: forms.DecimalField(required=spec.required, max_digits=6),
-    "interval_days": lambda spec: forms.IntegerField(
-        required=spec.required, initial=machine.SSA_INTERVAL_DAYS
-    ),
-    "cycles_planned": lambda spec: forms.IntegerField(
-        required=spec.required, initial=machine.PRRT_LABEL_CYCLES
-    ),
-    "imaging_study": lambda spec: forms.IntegerField(required=spec.required),
-    "symptom_check": lambda spec: forms.IntegerField(required=spec.required),
+# Only the widget is chosen here: what is required, the ranges and the guards stay the payload
+# models' and the machine's, and are checked again by record_event.
+_INITIAL: dict[str, Any] = {
+    "interval_days": machine.SSA_INTERVAL_DAYS,
+    "cycles_planned": machine.PRRT_LABEL_CYCLES,
 }
 DATA_PREFIX = "data_"
 
 
-def data_form_field(event_type: str, name: str, spec: machine.FieldSpec) -> forms.Field:
-    """The form field for one data field of an event; KeyError for one not mapped yet."""
-    choices = _CHOICES.get((event_type, name)) or _CHOICES.get((None, name))
-    if choices is not None:
-        made: forms.Field = forms.ChoiceField(choices=_choices(choices), required=spec.required)
-    else:
-        made = _WIDGETS[name](spec)
-    made.label = name.replace("_", " ")
-    made.help_text = spec.description
+def data_form_field(spec: payloads.PayloadField) -> forms.Field:
+    """The form field for one data field of an event, from its kind, range and choices."""
+    required = spec.required
+    made: forms.Field
+    if spec.kind == "choice":
+        made = forms.ChoiceField(choices=_choices(spec.choices), required=required)
+    elif spec.kind == "boolean":
+        made = forms.BooleanField(required=False)  # an unticked box is false, not missing
+    elif spec.kind == "date":
+        made = _date_field(required=required)
+    elif spec.kind == "text":
+        made = forms.CharField(required=required, max_length=spec.max_length)
+    elif spec.kind == "number":
+        made = forms.DecimalField(required=required, max_value=spec.maximum)
+    else:  # "integer" and "record" (an id)
+        made = forms.IntegerField(required=required, min_value=spec.minimum, max_value=spec.maximum)
+    made.initial = _INITIAL.get(spec.name)
+    made.label = spec.name.replace("_", " ")
+    made.help_text = spec.description + (f" ({spec.unit})" if spec.unit else "")
     return made
 
 
@@ -155,9 +140,10 @@ class EventForm(forms.Form):
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
 
     def event_data(self) -> dict[str, Any]:
-        """The cleaned data fields, keyed as machine.validate_data expects them."""
+        """The cleaned data fields, keyed as payloads.validate_data expects them."""
         values = {}
-        for name in machine.EVENT_FIELDS[machine.EventType(self.event_type)]:
+        for spec in payloads.event_fields(self.event_type):
+            name = spec.name
             value = self.cleaned_data.get(DATA_PREFIX + name)
             if value is None or value == "":
                 continue  # optional and left empty
@@ -190,12 +176,13 @@ def event_form_class(event_type: str, *, may_override: bool) -> type[EventForm]:
     """A form for ``event_type``: its data fields, and the override only for clinicians."""
     event = machine.EventType(event_type)
     attrs: dict[str, Any] = {"event_type": str(event)}
-    for name, spec in machine.EVENT_FIELDS[event].items():
-        attrs[DATA_PREFIX + name] = data_form_field(event, name, spec)
+    fields = payloads.event_fields(event)
+    for spec in fields:
+        attrs[DATA_PREFIX + spec.name] = data_form_field(spec)
     # What happened first, then why; the override last, where a refusal points to it.
     attrs["field_order"] = [
         "occurred_on",
-        *(DATA_PREFIX + name for name in machine.EVENT_FIELDS[event]),
+        *(DATA_PREFIX + spec.name for spec in fields),
         "reason",
         "override",
         "override_reason",

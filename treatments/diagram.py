@@ -1,12 +1,74 @@
-"""The course state machine as an SVG picture for the admin, drawn from machine.edges().
+"""The course state machine drawn from its own transition table: Mermaid, Graphviz and SVG.
 
-Only the placement of the boxes is fixed here; the arrows come from the transition table, so
-the picture cannot drift from the rules.
+Every arrow comes from ``machine.edges()``, so a diagram cannot drift from the rules. Mermaid
+and Graphviz text are printed by ``python manage.py draw_machine``; the SVG is the picture on
+the admin's course page, where only the placement of the boxes is fixed here.
 """
 
 from html import escape
 
 from . import machine
+
+# --------------------------------------------------------------------------------------------
+# Text diagrams (Mermaid, Graphviz dot)
+# --------------------------------------------------------------------------------------------
+
+
+def _edge_label(event: machine.EventType, condition: str | None) -> str:
+    return str(event) if condition is None else f"{event} ({condition})"
+
+
+def _highlighted(highlight: str | None) -> machine.State | None:
+    if highlight is None:
+        return None
+    try:
+        return machine.State(highlight)
+    except ValueError:
+        raise ValueError(f"Unknown state {highlight!r} to highlight.") from None
+
+
+def _terminal_states() -> list[machine.State]:
+    left = {source for source, *_ in machine.edges()}
+    return [s for s in machine.State if s not in left]
+
+
+def to_mermaid(highlight: str | None = None) -> str:
+    """A Mermaid ``stateDiagram-v2``: one line per (from, event, to) edge of ``TRANSITIONS``."""
+    marked = _highlighted(highlight)
+    lines = ["stateDiagram-v2", f"    [*] --> {machine.INITIAL_STATE}"]
+    for source, event, target, condition in machine.edges():
+        lines.append(f"    {source} --> {target} : {_edge_label(event, condition)}")
+    lines.extend(f"    {state} --> [*]" for state in _terminal_states())
+    if marked is not None:
+        lines.append("    classDef highlight fill:#ffd54f,stroke:#e65100,stroke-width:3px")
+        lines.append(f"    class {marked} highlight")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(highlight: str | None = None) -> str:
+    """A Graphviz digraph: one edge statement per (from, event, to) edge of ``TRANSITIONS``."""
+    marked = _highlighted(highlight)
+    lines = [
+        "digraph course {",
+        "    rankdir=LR;",
+        '    node [shape=box, style="rounded"];',
+    ]
+    for state in machine.State:
+        attributes = ""
+        if state is marked:
+            attributes = ' [style="rounded,filled,bold", fillcolor="#ffd54f", penwidth=3]'
+        elif state is machine.State.CLOSED:
+            attributes = " [peripheries=2]"
+        lines.append(f'    "{state}"{attributes};')
+    for source, event, target, condition in machine.edges():
+        lines.append(f'    "{source}" -> "{target}" [label="{_edge_label(event, condition)}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# The admin's SVG picture
+# --------------------------------------------------------------------------------------------
 
 # Column, row of each state: the main path runs left to right.
 LAYOUT: dict[machine.State, tuple[int, int]] = {
@@ -47,8 +109,11 @@ def _border_point(src: machine.State, dst: machine.State) -> tuple[float, float,
 
 
 def to_svg(highlight: str | None = None) -> str:
-    """An SVG of every state and transition, the `highlight` state filled."""
-    current = machine.State(highlight) if highlight else None
+    """An SVG of every state and transition, the `highlight` state filled.
+
+    Raises ValueError for a `highlight` that names no state.
+    """
+    current = _highlighted(highlight or None)
     width = PAD * 2 + 5 * BOX_W + 4 * GAP_X
     height = PAD * 2 + 4 * BOX_H + 3 * GAP_Y
     labels: dict[tuple[machine.State, machine.State], list[str]] = {}

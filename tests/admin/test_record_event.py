@@ -12,7 +12,7 @@ from django.urls import reverse
 from coordinator.admin import DATA_PREFIX, event_form_class
 from tests import factories
 from tests.treatments.support import Snapshot
-from treatments import machine
+from treatments import machine, payloads
 from treatments.models import Course
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
@@ -245,7 +245,7 @@ def test_long_reasons_are_written_whole_to_the_history(as_clinician, receptor_ne
 def test_every_event_field_has_a_form_field(event_type, may_override):
     form = event_form_class(event_type, may_override=may_override)()
 
-    expected = {DATA_PREFIX + name for name in machine.EVENT_FIELDS[machine.EventType(event_type)]}
+    expected = {DATA_PREFIX + f.name for f in payloads.event_fields(event_type)}
     data_fields = {name for name in form.fields if name.startswith(DATA_PREFIX)}
     assert data_fields == expected
     assert ("override" in form.fields) is may_override

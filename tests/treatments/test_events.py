@@ -1,7 +1,7 @@
-"""Recording events on a course (DESIGN.md "The event flow"; API.md "Events"; CLINICAL.md §3, §6).
+"""Recording events on a course (docs/architecture.md, "The event flow"; docs/api.md).
 
 Every course is registered and moved through `record_event`; the expected transitions are the
-API.md table written out here, so a drift of the machine or the service fails a test.
+docs/api.md table written out here, so a drift of the machine or the service fails a test.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
 LINE_SOURCES = {"ssa", "prrt", "everolimus", "chemotherapy", "supportive"}
 
-# The API.md "Events" table, one row per (from, event) with the data sent and the state
+# The docs/api.md "Event types" table, one row per (from, event) with the data sent and the state
 # expected after it. resection_completed has one row per branch.
 TABLE: list[tuple[str, str, dict[str, Any], str]] = [
     ("surveillance", "recurrence_detected", RECURRENCE, "recurrence"),
@@ -69,7 +69,7 @@ TABLE: list[tuple[str, str, dict[str, Any], str]] = [
 ]
 ALLOWED = {(source, event) for source, event, _, _ in TABLE}
 EVENT_TYPES = list(dict.fromkeys(event for _, event, _, _ in TABLE))
-# Line-starting events and the category of the line they open (CLINICAL.md §3).
+# Line-starting events and the category of the line they open (docs/clinical-rules.md, Treatment lines).
 OPENS_LINE = {
     "ssa_started": "ssa",
     "prrt_started": "prrt",
@@ -231,6 +231,38 @@ def test_an_event_not_in_the_table_for_the_state_is_a_409_and_writes_nothing(
     assert error.extra["allowed_events"] == expected
 
 
+@pytest.mark.parametrize(("source", "event"), REFUSED, ids=[f"{s}-{e}" for s, e in REFUSED])
+@pytest.mark.parametrize(
+    "mistakes",
+    [
+        {"data": {}},
+        {"data": ["not", "an", "object"]},
+        {"data": {"unknown": 1}, "occurred_on": TODAY + dt.timedelta(days=3)},
+        {"data": {}, "override": True, "override_reason": ""},
+    ],
+    ids=["empty-payload", "payload-not-an-object", "unknown-field-future-date", "no-reason"],
+)
+def test_an_event_the_state_refuses_is_a_409_before_any_complaint_about_its_input(
+    clinician, team_a, source, event, mistakes
+):
+    # Filling in a payload is wasted work for an event that cannot be recorded now.
+    course = course_in(source, clinician, team_a)
+    options = {k: v for k, v in mistakes.items() if k != "data"}
+
+    error = refused(TransitionNotAllowed, course, clinician, event, mistakes["data"], **options)
+
+    assert error.status == 409
+    assert error.extra["state"] == source
+
+
+def test_an_unknown_event_type_is_still_a_field_error_before_the_state_is_asked(clinician, team_a):
+    course = course_in("closed", clinician, team_a)
+
+    error = refused(InvalidInput, course, clinician, "relapse", {})
+
+    assert list(error.errors) == ["type"]
+
+
 @pytest.mark.parametrize(
     "event", ["resection_started", "ssa_started", "prrt_started", "everolimus_started",
               "chemotherapy_started"],
@@ -238,8 +270,8 @@ def test_an_event_not_in_the_table_for_the_state_is_a_409_and_writes_nothing(
 def test_no_treatment_starts_from_surveillance_even_with_a_clinicians_override(
     clinician, team_a, event
 ):
-    # CLINICAL.md §2: no adjuvant therapy after complete resection; clinicians cannot
-    # override it: a recurrence must be recorded first.
+    # No adjuvant therapy after complete resection (docs/clinical-rules.md); clinicians
+    # cannot override it: a recurrence must be recorded first.
     course = course_in("surveillance", clinician, team_a)
 
     error = refused(

@@ -1,7 +1,8 @@
-"""The course state machine against the API.md events table and the CLINICAL.md §3 guards.
+"""The course state machine against the docs/api.md events table and its guideline guards.
 
-The expected table is written here as literal rows copied from API.md, not imported from the
-code, so a change to ``TRANSITIONS`` that drifts from the contract fails here.
+The expected table is written out literally (``event_cases``), not imported from the code, so a
+change to ``TRANSITIONS`` that drifts from the contract fails here. The guards are those of
+docs/clinical-rules.md ("Treatment lines").
 """
 
 from __future__ import annotations
@@ -9,16 +10,24 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from datetime import date, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.treatments.event_cases import (
+    ALL_STATES,
+    ALLOWED_PAIRS,
+    EVENT_ORDER,
+    EXPECTED_EDGES,
+    SSA_ENDED_BY_PROGRESSION,
+    VALID_DATA,
+    course,
+    data_for,
+)
 from treatments.machine import (
     ADJUVANT_RULE,
     CLOSED_RULE,
-    EVENT_FIELDS,
     GUARDS,
     LINE_CATEGORY_BY_EVENT,
     OPEN_STATES,
@@ -36,102 +45,11 @@ from treatments.machine import (
     evaluate,
     guards_for,
     line_category,
+    not_allowed,
     replay,
     target_state,
-    to_dot,
-    to_mermaid,
-    validate_data,
 )
-
-# --- The API.md "Events" table, copied as it reads -----------------------------------------
-
-ALL_STATES = [
-    "surveillance",
-    "recurrence",
-    "resection",
-    "ssa",
-    "progression",
-    "prrt",
-    "everolimus",
-    "chemotherapy",
-    "supportive",
-    "closed",
-]
-API_EVENTS_TABLE = [
-    # (type, from, to)
-    ("recurrence_detected", "surveillance", "recurrence"),
-    ("resection_started", "recurrence", "resection"),
-    ("resection_completed", "resection", "surveillance if ned, else recurrence"),
-    ("ssa_started", "recurrence, resection, progression", "ssa"),
-    ("progression_detected", "ssa, prrt, everolimus, chemotherapy, supportive", "progression"),
-    ("prrt_started", "progression", "prrt"),
-    ("everolimus_started", "progression", "everolimus"),
-    ("chemotherapy_started", "recurrence, progression", "chemotherapy"),
-    ("supportive_care_started", "recurrence, progression", "supportive"),
-    ("symptoms_reported", "any open state", "(same)"),
-    ("course_closed", "any open state", "closed"),
-]
-EVENT_ORDER = [row[0] for row in API_EVENTS_TABLE]
-
-
-def sources_of(from_cell: str) -> list[str]:
-    if from_cell == "any open state":
-        return [s for s in ALL_STATES if s != "closed"]
-    return from_cell.split(", ")
-
-
-def targets_of(to_cell: str, source: str) -> list[tuple[str, str | None]]:
-    """(target, condition) pairs a cell of the "to" column stands for."""
-    if to_cell == "(same)":
-        return [(source, None)]
-    if to_cell == "surveillance if ned, else recurrence":
-        return [("surveillance", "ned"), ("recurrence", "not ned")]
-    return [(to_cell, None)]
-
-
-EXPECTED_EDGES = [
-    (source, event, target, condition)
-    for event, from_cell, to_cell in API_EVENTS_TABLE
-    for source in sources_of(from_cell)
-    for target, condition in targets_of(to_cell, source)
-]
-ALLOWED_PAIRS = {(source, event) for source, event, _, _ in EXPECTED_EDGES}
-
-# --- Valid payloads and a course that passes every guard -----------------------------------
-
-VALID_DATA = {
-    "recurrence_detected": {"site": "liver", "resectable": True},
-    "resection_started": {"procedure": "right hepatectomy", "planned_on": "2026-10-01"},
-    "resection_completed": {"performed_on": "2026-10-01", "margin": "R0", "ned": True},
-    "ssa_started": {"agent": "lanreotide", "dose_mg": 120, "interval_days": 28},
-    "progression_detected": {"recist": "PD", "imaging_study": 12},
-    "prrt_started": {"agent": "lu177_dotatate", "activity_gbq": 7.4, "cycles_planned": 4},
-    "everolimus_started": {"dose_mg": 10},
-    "chemotherapy_started": {"regimen": "capecitabine_temozolomide"},
-    "supportive_care_started": {},
-    "symptoms_reported": {"symptom_check": 3},
-    "course_closed": {"reason": "deceased"},
-}
-SSA_ENDED_BY_PROGRESSION = LineFacts(category="ssa", agent="lanreotide", ended_reason="progression")
-
-
-def course(state: str = "progression", **changes) -> CourseFacts:
-    """A well-differentiated G2, SSTR-positive, non-functional course after SSA progression."""
-    facts = CourseFacts(
-        state=State(state),
-        differentiation="well",
-        grade="G2",
-        ki67_percent=8.0,
-        sstr_imaging="positive",
-        functional=False,
-        lines=(SSA_ENDED_BY_PROGRESSION,),
-        last_recurrence={"site": "liver", "resectable": True},
-    )
-    return dataclasses.replace(facts, **changes)
-
-
-def data_for(event: str, **changes) -> dict:
-    return {**VALID_DATA[event], **changes}
+from treatments.payloads import validate_data
 
 
 def failed(decision: Decision) -> list[str]:
@@ -189,7 +107,7 @@ def test_allowed_events_lists_the_api_table_rows_in_table_order(state):
 
 
 def test_a_registered_course_may_record_a_recurrence_or_close():
-    # API.md registration response: "allowed_events": ["recurrence_detected", "course_closed"]
+    # The registration response (docs/api.md) lists recurrence_detected and course_closed,
     # plus the symptom reports every open state accepts.
     assert allowed_events("surveillance") == (
         "recurrence_detected",
@@ -260,6 +178,17 @@ def test_an_event_out_of_sequence_names_the_states_it_is_recorded_from():
 def test_it_refuses_an_unknown_event_type():
     with pytest.raises(ValueError, match="Unknown event type"):
         evaluate(course(), "cured", {})
+
+
+@pytest.mark.parametrize(("state", "event"), list(itertools.product(ALL_STATES, EVENT_ORDER)))
+def test_the_state_check_alone_gives_the_answer_evaluate_gives_without_any_data(state, event):
+    # record_event asks this before it reads the payload, so it must need none.
+    why = not_allowed(state, event)
+
+    assert (why is None) == ((state, event) in ALLOWED_PAIRS)
+    assert why == evaluate(course(state), event, {}).not_allowed_reason
+    if why is not None:
+        assert not why.overridable and why.blocking
 
 
 # --- Guards -------------------------------------------------------------------------------
@@ -645,312 +574,6 @@ def test_each_line_starting_event_names_its_category():
     assert line_category("nonsense") is None
 
 
-# --- Payload validation ---------------------------------------------------------------------
-
-# Required fields per event, copied from the API.md data column.
-REQUIRED_FIELDS = [
-    ("recurrence_detected", "site"),
-    ("recurrence_detected", "resectable"),
-    ("resection_started", "procedure"),
-    ("resection_completed", "performed_on"),
-    ("resection_completed", "margin"),
-    ("resection_completed", "ned"),
-    ("ssa_started", "agent"),
-    ("ssa_started", "dose_mg"),
-    ("ssa_started", "interval_days"),
-    ("progression_detected", "recist"),
-    ("prrt_started", "agent"),
-    ("prrt_started", "activity_gbq"),
-    ("prrt_started", "cycles_planned"),
-    ("everolimus_started", "dose_mg"),
-    ("chemotherapy_started", "regimen"),
-    ("course_closed", "reason"),
-]
-OPTIONAL_FIELDS = [
-    ("resection_started", "planned_on"),
-    ("progression_detected", "imaging_study"),
-    ("symptoms_reported", "symptom_check"),
-]
-
-
-@pytest.mark.parametrize("event", EVENT_ORDER)
-def test_a_valid_payload_is_cleaned_unchanged(event):
-    cleaned, errors = validate_data(event, VALID_DATA[event])
-    assert errors == {}
-    assert cleaned == VALID_DATA[event]
-    json.dumps(cleaned)
-
-
-def test_it_rejects_an_unknown_event_type():
-    cleaned, errors = validate_data("cured", {})
-    assert cleaned == {}
-    assert list(errors) == ["type"]
-    assert errors["type"][0].startswith("Unknown event type.")
-
-
-def test_it_rejects_data_that_is_not_an_object():
-    _, errors = validate_data("ssa_started", ["lanreotide"])  # type: ignore[arg-type]
-    assert list(errors) == ["data"]
-
-
-@pytest.mark.parametrize("event", EVENT_ORDER)
-def test_it_rejects_unknown_keys(event):
-    cleaned, errors = validate_data(event, {**VALID_DATA[event], "neD": True, "state": "closed"})
-    assert errors == {"neD": ["Unknown field."], "state": ["Unknown field."]}
-    assert cleaned == VALID_DATA[event]
-
-
-@pytest.mark.parametrize(("event", "field"), REQUIRED_FIELDS)
-def test_it_rejects_a_payload_missing_a_required_field(event, field):
-    data = dict(VALID_DATA[event])
-    del data[field]
-    assert validate_data(event, data)[1] == {field: ["This field is required."]}
-    assert validate_data(event, {**data, field: None})[1] == {
-        field: ["This field may not be null."]
-    }
-
-
-@pytest.mark.parametrize(("event", "field"), OPTIONAL_FIELDS)
-def test_optional_fields_may_be_left_out_or_null(event, field):
-    data = dict(VALID_DATA[event])
-    del data[field]
-    assert validate_data(event, data) == (data, {})
-    assert validate_data(event, {**data, field: None}) == (data, {})
-
-
-def test_every_field_the_api_names_is_known_and_no_other():
-    named = set(REQUIRED_FIELDS + OPTIONAL_FIELDS)
-    in_code = {(str(e), f) for e, fields in EVENT_FIELDS.items() for f in fields}
-    assert in_code == named
-    required = {
-        (str(e), f) for e, fields in EVENT_FIELDS.items() for f, s in fields.items() if s.required
-    }
-    assert required == set(REQUIRED_FIELDS)
-
-
-@pytest.mark.parametrize(
-    ("event", "field"),
-    [
-        ("ssa_started", "dose_mg"),
-        ("ssa_started", "interval_days"),
-        ("prrt_started", "activity_gbq"),
-        ("prrt_started", "cycles_planned"),
-        ("everolimus_started", "dose_mg"),
-        ("progression_detected", "imaging_study"),
-        ("symptoms_reported", "symptom_check"),
-    ],
-)
-@pytest.mark.parametrize("value", [True, False, "10", "ten", [10], {"value": 10}])
-def test_it_rejects_booleans_and_text_where_a_number_is_expected(event, field, value):
-    _, errors = validate_data(event, data_for(event, **{field: value}))
-    assert list(errors) == [field]
-
-
-@pytest.mark.parametrize(
-    ("event", "field", "value"),
-    [
-        ("recurrence_detected", "site", "brain"),
-        ("recurrence_detected", "site", 1),
-        ("recurrence_detected", "resectable", "yes"),
-        ("recurrence_detected", "resectable", 1),
-        ("resection_completed", "ned", 0),
-        ("resection_completed", "margin", "R3"),
-        ("resection_completed", "margin", "r0"),
-        ("ssa_started", "agent", "pasireotide"),
-        ("progression_detected", "recist", "SD"),
-        ("progression_detected", "recist", "pd"),
-        ("prrt_started", "agent", "lu177_psma"),
-        ("chemotherapy_started", "regimen", "folfox"),
-        ("course_closed", "reason", "cured"),
-    ],
-)
-def test_it_rejects_values_outside_the_allowed_choices(event, field, value):
-    _, errors = validate_data(event, data_for(event, **{field: value}))
-    assert list(errors) == [field]
-
-
-@pytest.mark.parametrize(
-    ("event", "field", "value"),
-    [
-        ("ssa_started", "dose_mg", 0),
-        ("ssa_started", "dose_mg", -30),
-        ("ssa_started", "dose_mg", 1000.5),
-        ("ssa_started", "dose_mg", float("nan")),
-        ("ssa_started", "dose_mg", float("inf")),
-        ("ssa_started", "interval_days", 0),
-        ("ssa_started", "interval_days", 366),
-        ("ssa_started", "interval_days", 28.5),
-        ("prrt_started", "activity_gbq", 0),
-        ("prrt_started", "activity_gbq", 50.1),
-        ("prrt_started", "cycles_planned", 0),
-        ("prrt_started", "cycles_planned", 11),
-        ("everolimus_started", "dose_mg", 0),
-        ("everolimus_started", "dose_mg", 100.1),
-        ("progression_detected", "imaging_study", 0),
-        ("progression_detected", "imaging_study", -4),
-        ("symptoms_reported", "symptom_check", 0),
-    ],
-)
-def test_it_rejects_numbers_out_of_range(event, field, value):
-    _, errors = validate_data(event, data_for(event, **{field: value}))
-    assert list(errors) == [field]
-
-
-@pytest.mark.parametrize(
-    ("event", "field", "value"),
-    [
-        ("ssa_started", "dose_mg", 1000),
-        ("ssa_started", "interval_days", 365),
-        ("ssa_started", "interval_days", 1),
-        ("prrt_started", "activity_gbq", 50),
-        ("prrt_started", "cycles_planned", 10),
-        ("everolimus_started", "dose_mg", 100),
-    ],
-)
-def test_it_accepts_the_edges_of_each_range(event, field, value):
-    assert validate_data(event, data_for(event, **{field: value}))[1] == {}
-
-
-def test_a_whole_number_sent_as_a_float_is_cleaned_to_an_int():
-    cleaned, errors = validate_data("ssa_started", data_for("ssa_started", interval_days=28.0))
-    assert errors == {}
-    assert cleaned["interval_days"] == 28 and isinstance(cleaned["interval_days"], int)
-
-
-@pytest.mark.parametrize(
-    ("value", "cleaned"),
-    [("2026-10-01", "2026-10-01"), (date(2026, 10, 1), "2026-10-01")],
-)
-def test_dates_are_cleaned_to_iso_strings(value, cleaned):
-    result, errors = validate_data(
-        "resection_completed", data_for("resection_completed", performed_on=value)
-    )
-    assert errors == {}
-    assert result["performed_on"] == cleaned
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "2026-02-30",
-        "01/10/2026",
-        "20261001",
-        "2026-10-01T10:00:00",
-        "",
-        20261001,
-        datetime(2026, 10, 1, 9, 30),
-    ],
-)
-def test_it_rejects_anything_but_a_calendar_date(value):
-    _, errors = validate_data(
-        "resection_completed", data_for("resection_completed", performed_on=value)
-    )
-    assert list(errors) == ["performed_on"]
-    _, errors = validate_data("resection_started", data_for("resection_started", planned_on=value))
-    assert list(errors) == ["planned_on"]
-
-
-@pytest.mark.parametrize("procedure", ["", "   ", "x" * 201, 42])
-def test_it_rejects_an_empty_or_overlong_procedure(procedure):
-    _, errors = validate_data("resection_started", {"procedure": procedure})
-    assert list(errors) == ["procedure"]
-
-
-def test_the_procedure_is_trimmed():
-    cleaned, errors = validate_data("resection_started", {"procedure": "  segmentectomy "})
-    assert (cleaned, errors) == ({"procedure": "segmentectomy"}, {})
-
-
-def test_every_message_is_a_short_sentence():
-    _, errors = validate_data(
-        "ssa_started", {"agent": "x", "dose_mg": True, "interval_days": 0, "extra": 1}
-    )
-    for messages in errors.values():
-        for message in messages:
-            assert message[0].isupper() and message.endswith(".") and len(message) < 120
-
-
-field_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=20)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    event=st.sampled_from(EVENT_ORDER),
-    extra=st.dictionaries(field_names, st.integers(), max_size=3),
-)
-def test_any_key_the_api_does_not_name_is_an_error_under_that_key(event, extra):
-    known = {f for e, f in REQUIRED_FIELDS + OPTIONAL_FIELDS if e == event}
-    extra = {k: v for k, v in extra.items() if k not in known}
-    cleaned, errors = validate_data(event, {**VALID_DATA[event], **extra})
-    assert errors == {k: ["Unknown field."] for k in extra}
-    assert cleaned == VALID_DATA[event]
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    agent=st.sampled_from(["octreotide_lar", "lanreotide"]),
-    dose=st.floats(min_value=0, max_value=2000, allow_nan=False) | st.integers(-10, 2000),
-    interval=st.integers(-10, 400),
-)
-def test_ssa_numbers_are_accepted_exactly_inside_their_ranges(agent, dose, interval):
-    data = {"agent": agent, "dose_mg": dose, "interval_days": interval}
-    cleaned, errors = validate_data("ssa_started", data)
-    assert ("dose_mg" in errors) == (not 0 < dose <= 1000)
-    assert ("interval_days" in errors) == (not 1 <= interval <= 365)
-    if not errors:
-        assert cleaned == data
-
-
-# --- Diagrams -------------------------------------------------------------------------------
-
-
-def label(event: str, condition: str | None) -> str:
-    return event if condition is None else f"{event} ({condition})"
-
-
-def test_the_mermaid_diagram_draws_every_edge_of_the_table_once():
-    lines = to_mermaid().splitlines()
-    assert lines[0] == "stateDiagram-v2"
-    for source, event, target, condition in EXPECTED_EDGES:
-        assert lines.count(f"    {source} --> {target} : {label(event, condition)}") == 1
-    edge_lines = [line for line in lines if " : " in line]
-    assert len(edge_lines) == len(EXPECTED_EDGES)
-    assert "class" not in to_mermaid()
-
-
-def test_the_dot_diagram_draws_every_edge_of_the_table_once():
-    dot = to_dot()
-    lines = dot.splitlines()
-    assert lines[0] == "digraph course {" and lines[-1] == "}"
-    for source, event, target, condition in EXPECTED_EDGES:
-        edge = f'    "{source}" -> "{target}" [label="{label(event, condition)}"];'
-        assert lines.count(edge) == 1
-    assert len([line for line in lines if " -> " in line]) == len(EXPECTED_EDGES)
-    for state in ALL_STATES:
-        assert any(line.startswith(f'    "{state}"') for line in lines)
-    assert "fillcolor" not in dot
-
-
-@pytest.mark.parametrize("state", ALL_STATES)
-def test_the_diagrams_highlight_the_given_state(state):
-    mermaid = to_mermaid(highlight=state)
-    assert f"    class {state} highlight" in mermaid.splitlines()
-    assert "classDef highlight" in mermaid
-    dot_lines = to_dot(highlight=state).splitlines()
-    styled = [
-        line for line in dot_lines if line.startswith(f'    "{state}" [') and "fillcolor" in line
-    ]
-    assert len(styled) == 1
-    assert sum("fillcolor" in line for line in dot_lines) == 1
-
-
-def test_the_diagrams_refuse_to_highlight_an_unknown_state():
-    with pytest.raises(ValueError, match="Unknown state"):
-        to_mermaid(highlight="remission")
-    with pytest.raises(ValueError, match="Unknown state"):
-        to_dot(highlight="remission")
-
-
 # --- Replay ---------------------------------------------------------------------------------
 
 REALISTIC_LOG = [
@@ -1044,64 +667,3 @@ def test_it_suggests_cholecystectomy_only_when_ssa_starts_with_the_gallbladder_i
     assert with_gallbladder.ok
     assert without.warnings == ()
     assert other_line.warnings == ()
-
-
-@pytest.mark.parametrize(
-    ("event", "data", "category", "agent", "route", "interval"),
-    [
-        ("ssa_started", {"agent": "lanreotide", "dose_mg": 120, "interval_days": 28},
-         "ssa", "lanreotide", "deep subcutaneous", 28),
-        ("ssa_started", {"agent": "octreotide_lar", "dose_mg": 30, "interval_days": 28},
-         "ssa", "octreotide_lar", "intramuscular", 28),
-        ("prrt_started", {"agent": "lu177_dotatate", "activity_gbq": 7.4, "cycles_planned": 4},
-         "prrt", "lu177_dotatate", "intravenous", 56),
-        ("everolimus_started", {"dose_mg": 10}, "everolimus", "everolimus", "oral", 1),
-        ("chemotherapy_started", {"regimen": "cisplatin_etoposide"},
-         "chemotherapy", "cisplatin_etoposide", "intravenous", 21),
-        ("supportive_care_started", {}, "supportive", "best_supportive_care", "", None),
-    ],
-)  # fmt: skip
-def test_each_line_starting_event_describes_its_line(event, data, category, agent, route, interval):
-    from treatments.machine import line_spec
-
-    spec = line_spec(event, data)
-
-    assert (spec["category"], spec["agent"], spec["route"], spec["interval_days"]) == (
-        category, agent, route, interval,
-    )  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("event", "data", "expected"),
-    [
-        ("progression_detected", {"recist": "PD"}, "progression"),
-        ("course_closed", {"reason": "deceased"}, "deceased"),
-        ("prrt_started", {"agent": "lu177_dotatate", "activity_gbq": 7.4, "cycles_planned": 4},
-         "switched"),
-        ("symptoms_reported", {}, None),
-        ("recurrence_detected", {"site": "liver", "resectable": True}, None),
-    ],
-)  # fmt: skip
-def test_progression_closing_and_a_new_line_end_the_running_line(event, data, expected):
-    from treatments.machine import line_end_reason, line_spec
-
-    assert line_end_reason(event, data) == expected
-    assert (line_spec(event, data) is None) == (
-        event
-        in {"progression_detected", "course_closed", "symptoms_reported", "recurrence_detected"}
-    )
-
-
-def test_registration_warns_of_few_nodes_an_incomplete_margin_and_distant_disease():
-    from treatments.machine import registration_warnings
-
-    assert registration_warnings(nodes_examined=8, margin="R0", m="M0") == []
-    names = [w.guard for w in registration_warnings(nodes_examined=7, margin="R1", m="M1a")]
-    assert names == [
-        "too_few_lymph_nodes_examined",
-        "incomplete_resection_margin",
-        "distant_metastasis_at_registration",
-    ]
-    assert [w.guard for w in registration_warnings(nodes_examined=20, margin="R2", m="M0")] == [
-        "incomplete_resection_margin"
-    ]

@@ -24,6 +24,7 @@ from tests import factories
 from tests.treatments.support import registration_counts
 from treatments import services
 from treatments.models import Diagnosis, Patient, Surgery
+from treatments.registration_rules import registration_warnings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
@@ -409,3 +410,16 @@ def test_a_diagnosis_loaded_by_sql_without_the_new_columns_gets_their_defaults(c
         False,
     )
     assert loaded.t_display == "T3"
+
+
+def test_registration_warns_of_few_nodes_an_incomplete_margin_and_distant_disease():
+    assert registration_warnings(nodes_examined=8, margin="R0", m="M0") == []
+    names = [w.guard for w in registration_warnings(nodes_examined=7, margin="R1", m="M1a")]
+    assert names == [
+        "too_few_lymph_nodes_examined",
+        "incomplete_resection_margin",
+        "distant_metastasis_at_registration",
+    ]
+    assert [w.guard for w in registration_warnings(nodes_examined=20, margin="R2", m="M0")] == [
+        "incomplete_resection_margin"
+    ]

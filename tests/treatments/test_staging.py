@@ -1,4 +1,4 @@
-"""AJCC 8th edition stage and WHO 2019 grade, checked against oracles written from CLINICAL.md §1.
+"""AJCC 8th edition stage and WHO 2019 grade, checked against oracles written from the rule book.
 
 The oracles are deliberately built differently from the implementation: the stage oracle is
 the table's rows, with TX/NX expanded into every value they could stand for; the grade oracle
@@ -26,7 +26,7 @@ from treatments.staging import (
     who_grade,
 )
 
-# --- AJCC 8th edition, jejunum and ileum: the stage table of CLINICAL.md §1, row by row -----
+# --- AJCC 8th edition, jejunum and ileum: the stage table of the rule book, row by row ------
 
 ALL_T = {"T0", "T1", "T2", "T3", "T4"}
 ALL_N = {"N0", "N1", "N2"}
@@ -278,5 +278,5 @@ def test_it_refuses_an_unknown_differentiation(differentiation):
 
 
 def test_the_seed_patient_is_g2():
-    # API.md registration example: well differentiated, Ki-67 4 %, 1 mitosis per 2 mm².
+    # The registration example of docs/api.md: well differentiated, Ki-67 4 %, 1 mitosis per 2 mm².
     assert who_grade("well", 4.0, 1) == "G2"

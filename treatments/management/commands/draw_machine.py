@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from treatments import machine
+from treatments import diagram, machine
 
 
 class Command(BaseCommand):
@@ -15,5 +15,5 @@ class Command(BaseCommand):
     def handle(self, *args, format: str, highlight: str | None, **options) -> None:
         if highlight is not None and highlight not in machine.State.__members__.values():
             raise CommandError(f"Unknown state {highlight!r}; states: {', '.join(machine.State)}")
-        draw = machine.to_mermaid if format == "mermaid" else machine.to_dot
+        draw = diagram.to_mermaid if format == "mermaid" else diagram.to_dot
         self.stdout.write(draw(highlight=highlight))

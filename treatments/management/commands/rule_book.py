@@ -1,4 +1,4 @@
-"""Write the guard table of docs/clinical-rules.md from the guards in treatments/machine.py.
+"""Write the guard table of docs/clinical-rules.md from the guards in treatments/machine/.
 
 The rule book is read by clinicians and the guards are read by the service: generating the
 table from ``machine.GUARDS`` keeps the two from drifting, and a test fails when the committed

@@ -1,0 +1,577 @@
+"""Event payloads: one pydantic model per event type, declared once and used three ways.
+
+1. ``validate_data`` cleans an event's ``data`` for ``treatments.services.record_event``
+   (every door: API, admin, result feeds, tasks) and answers field errors in the project's
+   own short sentences, keyed by field name.
+2. ``EVENT_PAYLOAD`` is the discriminated union of ``{"type": ..., "data": ...}`` on
+   ``type``; its JSON Schema (``payload_json_schema``) is what the API publishes for the
+   event POST body, so the documented payloads are the validated ones.
+3. ``event_fields`` lists each event's fields with their kind, range, unit and choices, so a
+   form (the coordinator's admin) can be built from the same declaration.
+
+Strict on purpose: unknown keys are errors (a misspelt ``ned`` must not silently send a
+patient back to surveillance), numbers must be JSON numbers and not booleans or text, and
+dates must be real calendar days. The clinical limits (a labelled dose, a PRRT activity) are
+not payload checks: they are the guideline guards of ``treatments.machine`` (422,
+overridable). The fields are listed in docs/api.md ("Event types").
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Final, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    Strict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WrapValidator,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
+
+from .machine import (
+    CHEMOTHERAPY_REGIMENS,
+    CLOSE_REASONS,
+    MARGINS,
+    PRRT_AGENTS,
+    RECURRENCE_SITES,
+    SSA_AGENTS,
+    EventType,
+)
+
+__all__ = [
+    "DATA_MODELS",
+    "EVENT_PAYLOAD",
+    "EVENT_TYPES",
+    "NOT_NULL",
+    "REQUIRED",
+    "UNKNOWN_FIELD",
+    "UNKNOWN_TYPE",
+    "EventData",
+    "PayloadField",
+    "RefersTo",
+    "event_fields",
+    "parse_calendar_date",
+    "payload_json_schema",
+    "references",
+    "validate_data",
+]
+
+REQUIRED: Final = "This field is required."
+NOT_NULL: Final = "This field may not be null."
+UNKNOWN_FIELD: Final = "Unknown field."
+NOT_AN_OBJECT: Final = "Must be an object."
+EVENT_TYPES: Final = frozenset(str(e) for e in EventType)
+UNKNOWN_TYPE: Final = f"Unknown event type. Expected one of: {', '.join(EventType)}."
+
+
+# --------------------------------------------------------------------------------------------
+# Calendar dates: the one reader of a day sent as text
+# --------------------------------------------------------------------------------------------
+
+_ISO_DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+DATE_FORM: Final = "Must be a date in the form YYYY-MM-DD."
+DATE_NOT_DATETIME: Final = "Must be a date (YYYY-MM-DD), not a date and time."
+
+
+def _why_not_a_day(year: int, month: int, day: int) -> str:
+    if year < 1:
+        return "This date does not exist: years start at 0001."
+    if not 1 <= month <= 12:
+        return f"This date does not exist: there is no month {month:02d}."
+    days = calendar.monthrange(year, month)[1]
+    return f"This date does not exist: {calendar.month_name[month]} {year} has {days} days."
+
+
+def parse_calendar_date(value: Any) -> date:
+    """A calendar day from ``"YYYY-MM-DD"`` text or a ``date``; ValueError saying what is wrong.
+
+    The message tells a malformed value ("Must be a date in the form YYYY-MM-DD.") from a
+    well-formed day that does not exist ("This date does not exist: February 2026 has 28
+    days.") and from a date and time, which is refused rather than cut to its day.
+    """
+    # datetime is a date subclass; a timestamp where a calendar day is meant is refused.
+    if isinstance(value, datetime):
+        raise ValueError(DATE_NOT_DATETIME)
+    if isinstance(value, date):
+        return value
+    match = _ISO_DATE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(DATE_FORM)
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(_why_not_a_day(year, month, day)) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Field kinds. Each one is a pydantic type whose errors read as the project's sentences.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefersTo:
+    """Marks a field holding the id of another record ("app_label.Model") of the same course.
+
+    The service checks the record exists on the event's course (``references``).
+    """
+
+    model: str
+
+
+def _calendar_day(value: Any) -> date:
+    try:
+        return parse_calendar_date(value)
+    except ValueError as invalid:
+        raise PydanticCustomError("calendar_date", str(invalid)) from None
+
+
+def _numeric(value: Any) -> Any:
+    # bool is an int subclass and "30" is what a form would send: both are wrong types here.
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise PydanticCustomError("number_type", "Must be a number.")
+    if isinstance(value, Decimal):
+        value = float(value)  # cleaned data is stored as JSON
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "Must be a finite number.")
+    return value
+
+
+def _keep_whole(value: Any, handler: Callable[[Any], Any]) -> Any:
+    # 120 stays 120 in the stored data (and in the event log the API returns), not 120.0.
+    cleaned = handler(value)
+    return value if type(value) is int else cleaned
+
+
+Flag = Annotated[bool, Strict()]
+CalendarDay = Annotated[
+    date,
+    BeforeValidator(_calendar_day),
+    PlainSerializer(date.isoformat, return_type=str),
+]
+
+
+def number(*, above: float, up_to: float) -> Any:
+    """A JSON number in (``above``, ``up_to``]; a whole number sent stays an int."""
+    return Annotated[
+        float,
+        Field(gt=above, le=up_to),
+        BeforeValidator(_numeric),
+        WrapValidator(_keep_whole),
+    ]
+
+
+def whole(*, low: int, high: int | None = None) -> Any:
+    """A whole JSON number in [``low``, ``high``]; 28.0 is cleaned to 28, 28.5 is refused."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_numeric)]
+
+
+def text(*, max_length: int) -> Any:
+    """Non-blank text, trimmed, of at most ``max_length`` characters once trimmed."""
+    return Annotated[
+        str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+    ]
+
+
+def record_id(model: str) -> Any:
+    """The id of a record of ``model`` on the same course."""
+    return Annotated[int, Field(ge=1), BeforeValidator(_numeric), RefersTo(model)]
+
+
+# --------------------------------------------------------------------------------------------
+# The payload of each event type (docs/api.md, "Event types")
+# --------------------------------------------------------------------------------------------
+
+
+class EventData(BaseModel):
+    """Base of every payload: unknown keys are refused, nothing is coerced silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RecurrenceDetectedData(EventData):
+    """A recurrence found after surgery: where, and whether the tumour board can resect it."""
+
+    site: Literal[RECURRENCE_SITES] = Field(
+        description="Where the recurrence was found.", examples=["liver"]
+    )
+    resectable: Flag = Field(
+        description="Judged resectable by the tumour board (locoregional or oligometastatic "
+        "disease); a re-resection is refused otherwise.",
+        examples=[True],
+    )
+
+
+class ResectionStartedData(EventData):
+    """A re-resection is planned for a recurrence judged resectable."""
+
+    procedure: text(max_length=200) = Field(
+        description="The planned operation, in words.", examples=["mesenteric lymphadenectomy"]
+    )
+    planned_on: CalendarDay | None = Field(
+        None, description="The planned day of the operation.", examples=["2026-09-01"]
+    )
+
+
+class ResectionCompletedData(EventData):
+    """The re-resection was done; the course returns to surveillance only when `ned`."""
+
+    performed_on: CalendarDay = Field(
+        description="The day of the operation; surveillance is re-anchored on it, so it may "
+        "be neither in the future nor before the surgery that opened the course.",
+        examples=["2026-09-01"],
+    )
+    margin: Literal[MARGINS] = Field(
+        description="Resection margin: R0 none, R1 microscopic, R2 macroscopic residual tumour.",
+        examples=["R0"],
+    )
+    ned: Flag = Field(
+        description="No evidence of disease after the operation: true returns the course to "
+        "surveillance, false to recurrence.",
+        examples=[True],
+    )
+
+
+class SsaStartedData(EventData):
+    """A somatostatin-analogue line starts (octreotide LAR or lanreotide)."""
+
+    agent: Literal[SSA_AGENTS] = Field(
+        description="The somatostatin analogue.", examples=["lanreotide"]
+    )
+    dose_mg: number(above=0, up_to=1000) = Field(
+        description="Dose per injection. The labelled doses (octreotide LAR 20 or 30 mg, "
+        "lanreotide 120 mg) are a guideline guard, not a payload check.",
+        examples=[120],
+        json_schema_extra={"x-unit": "mg"},
+    )
+    interval_days: whole(low=1, high=365) = Field(
+        description="Days between injections (28 on the label).",
+        examples=[28],
+        json_schema_extra={"x-unit": "days"},
+    )
+
+
+class ProgressionDetectedData(EventData):
+    """Progressive disease (RECIST 1.1) on the running line; the line ends with it."""
+
+    recist: Literal["PD"] = Field(
+        description="RECIST 1.1 response category: PD, progressive disease.", examples=["PD"]
+    )
+    imaging_study: record_id("surveillance.ImagingStudy") | None = Field(
+        None, description="Id of this course's imaging study that showed it.", examples=[41]
+    )
+
+
+class PrrtStartedData(EventData):
+    """Peptide receptor radionuclide therapy starts (177Lu-DOTATATE)."""
+
+    agent: Literal[PRRT_AGENTS] = Field(
+        description="The radiopharmaceutical.", examples=["lu177_dotatate"]
+    )
+    activity_gbq: number(above=0, up_to=50) = Field(
+        description="Activity per cycle. The label's 3.7-7.4 GBq is a guideline guard, not a "
+        "payload check.",
+        examples=[7.4],
+        json_schema_extra={"x-unit": "GBq"},
+    )
+    cycles_planned: whole(low=1, high=10) = Field(
+        description="Cycles planned (4 on the label; more is warned about as retreatment).",
+        examples=[4],
+        json_schema_extra={"x-unit": "cycles"},
+    )
+
+
+class EverolimusStartedData(EventData):
+    """Everolimus starts, for progressive disease."""
+
+    dose_mg: number(above=0, up_to=100) = Field(
+        description="Daily dose (10 mg, or 5 mg as a reduction, on the label).",
+        examples=[10],
+        json_schema_extra={"x-unit": "mg"},
+    )
+
+
+class ChemotherapyStartedData(EventData):
+    """A chemotherapy line starts."""
+
+    regimen: Literal[CHEMOTHERAPY_REGIMENS] = Field(
+        description="The regimen; platinum-etoposide is for poorly differentiated carcinoma.",
+        examples=["capecitabine_temozolomide"],
+    )
+
+
+class SupportiveCareStartedData(EventData):
+    """Best supportive care starts; nothing else is recorded with it."""
+
+
+class SymptomsReportedData(EventData):
+    """Symptoms were reported; the course stays in its state."""
+
+    symptom_check: record_id("surveillance.SymptomCheck") | None = Field(
+        None, description="Id of this course's symptom check that reported them.", examples=[12]
+    )
+
+
+class CourseClosedData(EventData):
+    """The course is closed; nothing is recorded after it."""
+
+    reason: Literal[CLOSE_REASONS] = Field(
+        description="Why the course closed.", examples=["surveillance_completed"]
+    )
+
+
+DATA_MODELS: Final[Mapping[EventType, type[EventData]]] = {
+    EventType.RECURRENCE_DETECTED: RecurrenceDetectedData,
+    EventType.RESECTION_STARTED: ResectionStartedData,
+    EventType.RESECTION_COMPLETED: ResectionCompletedData,
+    EventType.SSA_STARTED: SsaStartedData,
+    EventType.PROGRESSION_DETECTED: ProgressionDetectedData,
+    EventType.PRRT_STARTED: PrrtStartedData,
+    EventType.EVEROLIMUS_STARTED: EverolimusStartedData,
+    EventType.CHEMOTHERAPY_STARTED: ChemotherapyStartedData,
+    EventType.SUPPORTIVE_CARE_STARTED: SupportiveCareStartedData,
+    EventType.SYMPTOMS_REPORTED: SymptomsReportedData,
+    EventType.COURSE_CLOSED: CourseClosedData,
+}
+
+
+def _typed_event(event: EventType, data_model: type[EventData]) -> type[BaseModel]:
+    """``{"type": <event>, "data": <its payload>}``: one branch of the union."""
+    required = any(f.is_required() for f in data_model.model_fields.values())
+    data_default: Any = ... if required else Field(default_factory=dict)
+    return create_model(
+        data_model.__name__.removesuffix("Data") + "Event",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=data_model.__doc__,
+        type=(Literal[str(event)], ...),
+        data=(data_model, data_default),
+    )
+
+
+# The event body's (type, data) pair, discriminated on `type`.
+EVENT_PAYLOAD: Final = TypeAdapter(
+    Annotated[
+        Union[tuple(_typed_event(e, m) for e, m in DATA_MODELS.items())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+)
+
+
+def payload_json_schema(ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
+    """The JSON Schema (2020-12) of ``EVENT_PAYLOAD``: a ``oneOf`` with a ``discriminator``.
+
+    Each branch (``RecurrenceDetectedEvent``, ...) and each payload (``RecurrenceDetectedData``,
+    ...) is a definition under ``$defs``, referred to with ``ref_template`` (e.g.
+    ``"#/components/schemas/{model}"`` for an OpenAPI document). Every field carries its
+    description and an example; numbers their range and ``x-unit``.
+    """
+    return EVENT_PAYLOAD.json_schema(ref_template=ref_template)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation: pydantic's errors in the project's words
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _properties(model: type[EventData]) -> dict[str, Any]:
+    """The JSON Schema of each field of ``model``: ranges and choices are read from it."""
+    return model.model_json_schema()["properties"]
+
+
+def _choices(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The allowed values of a choice field's JSON Schema (one value is written as ``const``)."""
+    if "const" in schema:
+        return (schema["const"],)
+    return tuple(schema.get("enum", ()))
+
+
+def _range_message(schema: Mapping[str, Any]) -> str:
+    """The range sentence of one numeric field, from its own JSON Schema."""
+    if "anyOf" in schema:  # optional: the first branch is the value's own
+        schema = schema["anyOf"][0]
+    if schema.get("type") == "integer":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if high is None:
+            return f"Must be a whole number of {low} or more."
+        return f"Must be a whole number from {low} to {high}."
+    return f"Must be greater than {schema['exclusiveMinimum']:g} and at most {schema['maximum']:g}."
+
+
+_RANGE_ERRORS: Final = frozenset(
+    {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+)
+_MESSAGES: Final[Mapping[str, str]] = {
+    "missing": REQUIRED,
+    "extra_forbidden": UNKNOWN_FIELD,
+    "bool_type": "Must be true or false.",
+    "string_type": "Must be a non-empty text.",
+    "string_too_short": "Must be a non-empty text.",
+    "int_from_float": "Must be a whole number.",
+}
+
+
+def _message(model: type[EventData], error: Mapping[str, Any]) -> str:
+    name = str(error["loc"][0]) if error["loc"] else ""
+    field = model.model_fields.get(name)
+    kind = error["type"]
+    if error["input"] is None and field is not None and field.is_required():
+        return NOT_NULL
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "literal_error":
+        return f"Must be one of: {', '.join(_choices(_properties(model)[name]))}."
+    if kind == "string_too_long":
+        return f"Must be at most {error['ctx']['max_length']} characters."
+    if kind in _RANGE_ERRORS:
+        return _range_message(_properties(model)[name])
+    if kind in ("number_type", "finite_number", "calendar_date"):
+        return str(error["msg"])
+    return "Invalid value."
+
+
+def validate_data(event_type: str, data: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Clean an event's ``data``: (cleaned data, field errors), one of them empty.
+
+    ``event_type`` is an EventType value; ``data`` should be a mapping of field name to JSON
+    value (a ``date`` or ``Decimal`` from a form is accepted too). The cleaned data holds only
+    JSON values: dates as ISO strings, whole numbers as ints, text trimmed; optional fields
+    sent as null are dropped. Errors are keyed by field name ("type" for an unknown event
+    type, "data" when ``data`` is not an object), each a list of one short sentence.
+    """
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
+        return {}, {"type": [UNKNOWN_TYPE]}
+    event = EventType(event_type)
+    if not isinstance(data, Mapping):
+        return {}, {"data": [NOT_AN_OBJECT]}
+    model = DATA_MODELS[event]
+    try:
+        payload = model.model_validate(dict(data))
+    except ValidationError as invalid:
+        errors: dict[str, list[str]] = {}
+        for error in invalid.errors():
+            key = str(error["loc"][0]) if error["loc"] else "data"
+            errors.setdefault(key, [_message(model, error)])
+        return _cleaned_without(model, data, errors), errors
+    return payload.model_dump(exclude_none=True), {}
+
+
+def _cleaned_without(
+    model: type[EventData], data: Mapping[str, Any], errors: Mapping[str, Any]
+) -> dict[str, Any]:
+    # The fields that were valid, cleaned one by one: the service still checks their dates and
+    # ids, so one answer lists every mistake.
+    cleaned = {}
+    for name in model.model_fields:
+        if name in data and name not in errors and data[name] is not None:
+            adapter = _field_adapter(model, name)
+            cleaned[name] = adapter.dump_python(adapter.validate_python(data[name]))
+    return cleaned
+
+
+@functools.cache
+def _field_adapter(model: type[EventData], name: str) -> TypeAdapter[Any]:
+    info = model.model_fields[name]
+    return TypeAdapter(Annotated[info.annotation, info])
+
+
+# --------------------------------------------------------------------------------------------
+# What a form or the service needs to know about each field
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayloadField:
+    """One data field of an event, as a form builds it.
+
+    ``kind`` is "choice", "boolean", "number" (any JSON number), "integer", "text", "date" or
+    "record" (the id of another record of the course, ``refers_to`` "app_label.Model").
+    ``minimum``/``maximum`` bound numbers (``exclusive_minimum`` when the minimum itself is
+    refused); ``max_length`` bounds text; ``unit`` is "mg", "GBq", "days" or "cycles".
+    """
+
+    name: str
+    kind: str
+    required: bool
+    description: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    max_length: int | None = None
+    unit: str = ""
+    example: Any = None
+    refers_to: str = ""
+
+
+def _kind(schema: Mapping[str, Any], refers_to: str) -> str:
+    if refers_to:
+        return "record"
+    if _choices(schema):
+        return "choice"
+    if schema.get("format") == "date":
+        return "date"
+    return {"boolean": "boolean", "number": "number", "integer": "integer"}.get(
+        schema.get("type", ""), "text"
+    )
+
+
+def _refers_to(model: type[EventData], name: str) -> str:
+    annotation = model.model_fields[name].annotation
+    for member in getattr(annotation, "__args__", (annotation,)):
+        for marker in getattr(member, "__metadata__", ()):
+            if isinstance(marker, RefersTo):
+                return marker.model
+    return ""
+
+
+def event_fields(event_type: str) -> tuple[PayloadField, ...]:
+    """The data fields of ``event_type``, in declaration order, read from its payload model.
+
+    Raises ValueError for an unknown event type.
+    """
+    model = DATA_MODELS[EventType(event_type)]
+    properties = _properties(model)
+    fields = []
+    for name, info in model.model_fields.items():
+        schema = properties[name]
+        value = schema["anyOf"][0] if "anyOf" in schema else schema
+        refers_to = _refers_to(model, name)
+        exclusive = "exclusiveMinimum" in value
+        fields.append(
+            PayloadField(
+                name=name,
+                kind=_kind(value, refers_to),
+                required=info.is_required(),
+                description=info.description or "",
+                choices=_choices(value),
+                minimum=value.get("exclusiveMinimum" if exclusive else "minimum"),
+                maximum=value.get("maximum"),
+                exclusive_minimum=exclusive,
+                max_length=value.get("maxLength"),
+                unit=schema.get("x-unit", ""),
+                example=(info.examples or [None])[0],
+                refers_to=refers_to,
+            )
+        )
+    return tuple(fields)
+
+
+def references(event_type: str) -> dict[str, str]:
+    """Field name -> "app_label.Model" for the fields of ``event_type`` that hold record ids."""
+    return {f.name: f.refers_to for f in event_fields(event_type) if f.refers_to}

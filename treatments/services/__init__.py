@@ -1,0 +1,41 @@
+"""Use cases of the treatments app: the only code that writes clinical data.
+
+Each service takes an explicit ``actor`` (Celery tasks and commands have no request), writes
+its own history rows with that actor and a reason (``core.audit.with_history``), and
+publishes domain events through ``core.events``. One module per concern:
+
+- ``registration``: a patient's course registered after the surgery that opened it;
+- ``events``: one clinical event applied to a course (``record_event``);
+- ``lines``: the treatment-line rows an event ends and opens;
+- ``patients``: contact details, quiet hours and consents.
+"""
+
+from .common import today
+from .events import Recorded, course_facts, record_event
+from .patients import PATIENT_EDITABLE_BY_PATIENT, PATIENT_EDITABLE_BY_STAFF, patient_update
+from .registration import (
+    DIAGNOSIS_FIELDS,
+    MRN_TAKEN,
+    PATIENT_FIELDS,
+    SURGERY_BEFORE_DIAGNOSIS_MAX_DAYS,
+    SURGERY_FIELDS,
+    Registration,
+    register_course,
+)
+
+__all__ = [
+    "DIAGNOSIS_FIELDS",
+    "MRN_TAKEN",
+    "PATIENT_EDITABLE_BY_PATIENT",
+    "PATIENT_EDITABLE_BY_STAFF",
+    "PATIENT_FIELDS",
+    "SURGERY_BEFORE_DIAGNOSIS_MAX_DAYS",
+    "SURGERY_FIELDS",
+    "Recorded",
+    "Registration",
+    "course_facts",
+    "patient_update",
+    "record_event",
+    "register_course",
+    "today",
+]

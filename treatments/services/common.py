@@ -1,0 +1,26 @@
+"""What every use case of the treatments app shares: today's date and model errors as fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+
+def today() -> dt.date:
+    """Today in the site's time zone (settings.TIME_ZONE): the day "in the future" starts after."""
+    return timezone.localdate()
+
+
+def prefixed(prefix: str, error: ValidationError) -> dict[str, list[str]]:
+    """A model's ValidationError as field errors keyed "prefix.field" (or "field" unprefixed).
+
+    Errors not tied to a field go under ``prefix`` itself, or "non_field_errors".
+    """
+    if hasattr(error, "error_dict"):
+        return {
+            f"{prefix}{'.' if prefix else ''}{name}": [m for e in errs for m in e.messages]
+            for name, errs in error.error_dict.items()
+        }
+    return {prefix or "non_field_errors": list(error.messages)}

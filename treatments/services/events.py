@@ -1,0 +1,312 @@
+"""Recording a clinical event on a course: the one writer of a course's state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import models, transaction
+from django.utils import timezone
+
+from core import events
+from core.audit import with_history
+from core.errors import (
+    GuidelineGuard,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StaleVersion,
+    TransitionNotAllowed,
+)
+
+from .. import domain_events, machine, payloads, staging
+from ..models import Course, CourseEvent
+from ..roles import may_override_guards
+from .common import today
+from .lines import move_lines
+
+
+@dataclass
+class Recorded:
+    """A recorded event, the course after it, and the guards' warnings (GuardResult dicts)."""
+
+    event: CourseEvent
+    course: Course
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def course_facts(course: Course) -> machine.CourseFacts:
+    """What the machine's guards need to know about a course, read from the database."""
+    dx = course.diagnosis
+    lines = tuple(
+        machine.LineFacts(
+            category=line.category, agent=line.agent, ended_reason=line.end_reason or None
+        )
+        for line in course.lines.order_by("number")
+    )
+    last_recurrence = (
+        course.events.filter(type=machine.EventType.RECURRENCE_DETECTED)
+        .order_by("-seq")
+        .values_list("data", flat=True)
+        .first()
+    )
+    return machine.CourseFacts(
+        state=machine.State(course.state),
+        differentiation=dx.differentiation,
+        grade=dx.grade,
+        ki67_percent=None if dx.ki67_percent is None else float(dx.ki67_percent),
+        sstr_imaging=dx.sstr_imaging,
+        functional=dx.functional,
+        lines=lines,
+        last_recurrence=last_recurrence,
+        gallbladder_in_place=not course.surgery.gallbladder_removed,
+    )
+
+
+def _refuse_if_not_allowed(course: Course, type: str) -> None:
+    """409 when the table has no row for ``type`` from the course's state (never overridable)."""
+    why = machine.not_allowed(course.state, type)
+    if why is not None:
+        raise TransitionNotAllowed(
+            why.reason,
+            state=course.state,
+            allowed_events=list(machine.allowed_events(course.state)),
+            reason=why.as_dict(),
+        )
+
+
+def _check_event_input(
+    *,
+    course: Course,
+    type: str,
+    occurred_on: Any,
+    data: Any,
+    override: bool,
+    override_reason: str,
+) -> dict[str, Any]:
+    """Validate the date, the payload and the override reason; returns the cleaned data.
+
+    Raises InvalidInput with every field error at once ("occurred_on", "data.<field>",
+    "override_reason").
+    """
+    cleaned, data_errors = payloads.validate_data(type, data if data is not None else {})
+    errors = {(k if k == "data" else f"data.{k}"): v for k, v in data_errors.items()}
+    if not isinstance(occurred_on, dt.date) or isinstance(occurred_on, dt.datetime):
+        errors["occurred_on"] = ["Enter a date (YYYY-MM-DD)."]
+    elif occurred_on > today():
+        errors["occurred_on"] = ["Events cannot be dated in the future."]
+    elif issue := staging.clinical_date_issue(occurred_on, birth_date=course.patient.birth_date):
+        errors["occurred_on"] = [issue]
+    elif occurred_on < course.surgery.performed_on:
+        errors["occurred_on"] = [
+            "Events cannot be dated before the surgery that opened the course."
+        ]
+    # A re-resection re-anchors surveillance on its date: it must be a real, past operation
+    # of this course (docs/clinical-rules.md, Bad input refused: no date in the future, none
+    # before the surgery).
+    performed = cleaned.get("performed_on")
+    if performed is not None:
+        performed_on = dt.date.fromisoformat(performed)
+        if performed_on > today():
+            errors["data.performed_on"] = ["The operation cannot be dated in the future."]
+        elif performed_on < course.surgery.performed_on:
+            errors["data.performed_on"] = [
+                "The operation cannot be dated before the surgery that opened the course."
+            ]
+    if override and not (override_reason or "").strip():
+        errors["override_reason"] = ["A clinician's override needs a written reason."]
+    errors.update(_foreign_references(course, type, cleaned))
+    if errors:
+        raise InvalidInput(errors)
+    return cleaned
+
+
+def _foreign_references(course: Course, type: str, cleaned: Mapping[str, Any]) -> dict:
+    """Field errors for event data naming a record that is not this course's (or none at all).
+
+    The payload models say which fields hold ids (``payloads.references``). Another course's
+    record and a missing one get the same message, so nothing of other teams is revealed.
+    """
+    errors: dict[str, list[str]] = {}
+    for name, target in payloads.references(type).items():
+        value = cleaned.get(name)
+        if value is None:
+            continue
+        if not apps.get_model(target).objects.filter(pk=value, course=course).exists():
+            errors[f"data.{name}"] = ["No such record on this course."]
+    return errors
+
+
+def record_event(
+    *,
+    course: Course | int,
+    type: str,
+    occurred_on: dt.date,
+    data: Mapping[str, Any] | None,
+    actor: AbstractBaseUser,
+    reason: str = "",
+    override: bool = False,
+    override_reason: str = "",
+    expected_version: int | None = None,
+    correction: bool = False,
+    source: models.Model | None = None,
+) -> Recorded:
+    """Apply one clinical event to a course (docs/architecture.md, "The event flow").
+
+    In this order, each refusal writing nothing:
+
+    1. the event type must exist (InvalidInput on "type", 400);
+    2. the event must be in the table for the course's state (TransitionNotAllowed, 409),
+       before any complaint about its payload: a missing field is not worth fixing for an
+       event that cannot be recorded;
+    3. the date, the payload (``treatments.payloads``) and the override reason must be valid
+       (InvalidInput, 400); an override needs a clinician (PermissionDenied, 403);
+    4. under the course's row lock: ``expected_version`` must be current (StaleVersion, 409)
+       and the state is checked again, as another event may have moved it;
+    5. the guideline guards must hold, or be overridden by a clinician (GuidelineGuard, 422);
+    6. an event dated before the last one of its kind must be a ``correction`` (400);
+    7. the event, the new state and the treatment line are written with history, and the
+       domain event is published (subscribers in the transaction or on commit).
+
+    NotFound when there is no such course. ``source`` is the record (a study, a symptom
+    check) the event came from, if any.
+    """
+    course_id = course.pk if isinstance(course, Course) else course
+    try:
+        unlocked = Course.objects.select_related("surgery", "patient").get(pk=course_id)
+    except Course.DoesNotExist:
+        raise NotFound("No such course.") from None
+    if not isinstance(type, str) or type not in payloads.EVENT_TYPES:
+        raise InvalidInput({"type": [payloads.UNKNOWN_TYPE]})
+    _refuse_if_not_allowed(unlocked, type)
+    cleaned = _check_event_input(
+        course=unlocked,
+        type=type,
+        occurred_on=occurred_on,
+        data=data,
+        override=override,
+        override_reason=override_reason,
+    )
+    if override and not may_override_guards(actor):
+        raise PermissionDenied("Only a clinician may override a guideline guard.")
+    with transaction.atomic():
+        # The row lock serialises concurrent events on one course; expected_version turns a
+        # write based on a stale read into a 409 instead of a silent overwrite. of=("self",):
+        # PostgreSQL refuses FOR UPDATE on the nullable side of the current_line outer join,
+        # and only the course row needs locking.
+        locked = (
+            Course.objects.select_for_update(of=("self",))
+            .select_related("diagnosis", "surgery", "current_line")
+            .get(pk=course_id)
+        )
+        if expected_version is not None and expected_version != locked.version:
+            raise StaleVersion(
+                f"The course is at version {locked.version}, not {expected_version}.",
+                current_version=locked.version,
+            )
+        _refuse_if_not_allowed(locked, type)
+        decision = machine.evaluate(course_facts(locked), type, cleaned)
+        if decision.failures:
+            first = decision.failures[0]
+            if not override or not decision.overridable:
+                raise GuidelineGuard(
+                    first.reason,
+                    guard=first.guard,
+                    reason=first.reason,
+                    source=first.source,
+                    evidence=first.evidence,
+                    override_allowed=decision.overridable,
+                    failures=[f.as_dict() for f in decision.failures],
+                )
+        if not correction:
+            _refuse_if_out_of_order(locked, type, occurred_on)
+        return _apply(
+            locked, decision, cleaned, type=type, occurred_on=occurred_on, actor=actor,
+            reason=reason, override=bool(decision.failures), override_reason=override_reason,
+            source=source,
+        )  # fmt: skip
+
+
+def _refuse_if_out_of_order(course: Course, type: str, occurred_on: dt.date) -> None:
+    later = (
+        course.events.filter(type=type, occurred_on__gt=occurred_on)
+        .order_by("-occurred_on")
+        .first()
+    )
+    if later is not None:
+        raise InvalidInput(
+            {
+                "occurred_on": [
+                    f"A {type} event is already recorded on {later.occurred_on}; "
+                    "an earlier one must be marked as a correction."
+                ]
+            }
+        )
+
+
+def _apply(
+    course: Course,
+    decision: machine.Decision,
+    data: dict[str, Any],
+    *,
+    type: str,
+    occurred_on: dt.date,
+    actor: AbstractBaseUser,
+    reason: str,
+    override: bool,
+    override_reason: str,
+    source: models.Model | None,
+) -> Recorded:
+    from_state = course.state
+    to_state = decision.target or machine.State(from_state)
+    history_reason = reason or type
+    if override:
+        history_reason = f"{history_reason} [override: {override_reason}]"
+    running, opened = move_lines(
+        course, type=type, data=data, occurred_on=occurred_on, actor=actor, reason=history_reason
+    )
+    event = CourseEvent.objects.create(
+        course=course,
+        seq=course.version,
+        type=type,
+        occurred_on=occurred_on,
+        recorded_at=timezone.now(),
+        actor=actor,
+        data=data,
+        reason=reason,
+        from_state=from_state,
+        to_state=to_state,
+        override=override,
+        override_reason=override_reason if override else "",
+        overridden_guards=[f.as_dict() for f in decision.failures] if override else [],
+        warnings=[w.as_dict() for w in decision.warnings],
+        source_model=source._meta.label if source is not None else "",
+        source_id=source.pk if source is not None else None,
+        line=opened or running,
+    )
+    course.state = to_state
+    course.version += 1
+    if to_state == machine.State.CLOSED:
+        course.closed_on = occurred_on
+        course.closed_reason = data.get("reason", "")
+    with_history(course, actor=actor, reason=history_reason)
+    course.save()
+    events.publish(
+        domain_events.CourseEventRecorded(
+            course_id=course.pk,
+            event_id=event.pk,
+            type=type,
+            from_state=from_state,
+            to_state=to_state,
+            occurred_on=occurred_on,
+            actor_id=actor.pk,
+            data=data,
+            override=override,
+            overridden_guards=tuple(event.overridden_guards),
+        )
+    )
+    return Recorded(event=event, course=course, warnings=event.warnings)
