@@ -14,19 +14,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from surveillance import selectors, services
 from tests import factories
 from tests.surveillance.support import record
+from tests.surveillance.test_symptom_checks import CALM
 
 pytestmark = pytest.mark.django_db
-
-CALM = {
-    "flushing_per_day": 0,
-    "stools_per_day": 2,
-    "wheezing": False,
-    "abdominal_pain": 1,
-    "vomiting": False,
-    "no_stool_or_gas": False,
-    "palpitations_or_swelling": False,
-    "weight_loss_kg": 0,
-}
 
 
 def on_ssa(course, clinician):
