@@ -48,30 +48,7 @@ PANEL_LIMIT = 50
 AUDIT_LIMIT = 200
 
 
-# ---------------------------------------------------------------------------------------------
-# The worklist as the admin index
-# ---------------------------------------------------------------------------------------------
-
-
-def install_worklist(site: admin.AdminSite) -> None:
-    """Make the worklist the index page of ``site``.
-
-    Set on the instance rather than by subclassing: netcare/urls.py turns the default site
-    into an OTPAdminSite by swapping its class when ADMIN_OTP_REQUIRED, which would drop a
-    method of a subclass but keeps the instance's attributes (and OTPAdminSite's own
-    permission check still wraps the view).
-    """
-
-    def index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return worklist.index(request, site=site, extra_context=extra_context)
-
-    site.index = index
-    site.site_header = "NetCare"
-    site.site_title = "NetCare admin"
-    site.index_title = "Worklist"
-
-
-install_worklist(admin.site)
+# The users' admin with its "log out everywhere" action, in place of Django's own.
 install_user_admin(admin.site)
 
 

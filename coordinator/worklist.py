@@ -7,7 +7,7 @@ status comes from ``surveillance.schedule.status_of``, and the 12-month imaging 
 critical ``imaging_overdue`` alert that ``alerts.services.escalate`` raises after asking
 ``surveillance.schedule.imaging_gap_exceeded``.
 
-The view is the admin index for coordinators and clinicians (``coordinator.admin`` installs it).
+The view is the admin index for coordinators and clinicians (``coordinator.sites``).
 """
 
 from __future__ import annotations
@@ -275,10 +275,8 @@ def shows_worklist(user: AbstractBaseUser | AnonymousUser) -> bool:
 def index(
     request: HttpRequest, *, site: admin.AdminSite, extra_context: dict[str, Any] | None = None
 ) -> HttpResponse:
-    """The admin index: the worklist, then the usual list of models."""
-    if not shows_worklist(request.user):
-        # __class__, not type(): admin.site is a lazy proxy whose __class__ is the real site's.
-        return site.__class__.index(site, request, extra_context)
+    """The worklist page, then the usual list of models (coordinator.sites serves it as the
+    admin index to the users ``shows_worklist`` names)."""
     if request.method == "POST":
         _bulk(request)
         return HttpResponseRedirect(request.path)

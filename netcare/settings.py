@@ -85,7 +85,8 @@ else:
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with coordinator.sites.CoordinatorAdminSite as the default site.
+    "coordinator.apps.CoordinatorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -108,7 +109,7 @@ INSTALLED_APPS = [
     "surveillance",
     "alerts",
     "api",
-    "coordinator",
+    "coordinator.apps.CoordinatorConfig",
 ]
 
 MIDDLEWARE = [

@@ -2,22 +2,16 @@
 
 import sys
 
-from django.conf import settings
 from django.contrib import admin
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
-from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api.middleware import unavailable
 
 from .health import healthz
-
-if settings.ADMIN_OTP_REQUIRED:
-    # Staff must pass a verified TOTP device as well as the password to open the admin.
-    admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
-from django.urls import reverse
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.urls import resolve, reverse
+from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from coordinator.sites import CoordinatorAdminSite
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 LOGIN = "/admin/login/"
-BASE_DIR = Path(settings.BASE_DIR)
 
 
 def logged_in_user_id(client) -> str | None:
@@ -77,7 +77,13 @@ def test_a_right_password_before_the_limit_logs_in_and_resets_the_count(client, 
 # --- Two factors (django-otp), as production runs the admin ----------------------------------
 
 
-@pytest.mark.urls("tests.admin.otp_urls")
+@pytest.fixture
+def two_factors(settings):
+    """The admin as production serves it: a verified TOTP device needed besides the password."""
+    settings.ADMIN_OTP_REQUIRED = True
+
+
+@pytest.mark.usefixtures("two_factors")
 def test_a_staff_user_without_a_verified_device_cannot_open_the_admin(client, coordinator, course):
     client.force_login(coordinator, backend="django.contrib.auth.backends.ModelBackend")
 
@@ -90,7 +96,7 @@ def test_a_staff_user_without_a_verified_device_cannot_open_the_admin(client, co
     assert course_page["Location"].startswith(LOGIN)
 
 
-@pytest.mark.urls("tests.admin.otp_urls")
+@pytest.mark.usefixtures("two_factors")
 def test_the_password_alone_does_not_log_a_staff_user_in(client, coordinator):
     TOTPDevice.objects.create(user=coordinator, name="phone", confirmed=True)
 
@@ -102,7 +108,7 @@ def test_the_password_alone_does_not_log_a_staff_user_in(client, coordinator):
     assert logged_in_user_id(client) is None
 
 
-@pytest.mark.urls("tests.admin.otp_urls")
+@pytest.mark.usefixtures("two_factors")
 def test_password_and_token_open_the_worklist(client, coordinator):
     device = TOTPDevice.objects.create(user=coordinator, name="phone", confirmed=True)
 
@@ -118,29 +124,25 @@ def test_password_and_token_open_the_worklist(client, coordinator):
     assert "admin/coordinator/worklist.html" in [t.name for t in index.templates]
 
 
-def test_the_project_site_is_an_otp_site_with_the_worklist_when_two_factors_are_required():
-    # netcare/urls.py chooses the site class at import: look at it in a fresh process.
-    probe = """
-import django
-django.setup()
-from types import SimpleNamespace
-from django.contrib import admin
-from django.test import RequestFactory
-from django.urls import resolve
-from django_otp.admin import OTPAdminSite
-import netcare.urls  # noqa: F401 - the import swaps the site's class
-request = RequestFactory().get("/admin/")
-request.user = SimpleNamespace(is_active=True, is_staff=True, is_verified=lambda: False)
-print(isinstance(admin.site, OTPAdminSite), admin.site.has_permission(request),
-      resolve("/admin/").func.__qualname__)
-"""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "netcare.settings", "DJANGO_ENV": "test",
-           "ADMIN_OTP_REQUIRED": "true"}  # fmt: skip
+def test_the_project_site_is_the_coordinator_site_with_the_worklist_as_its_index():
+    assert isinstance(admin.site, CoordinatorAdminSite)
+    assert resolve("/admin/").func.__qualname__ == "CoordinatorAdminSite.index"
 
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "False", "install_worklist.<locals>.index"]
+@pytest.mark.parametrize(
+    ("required", "verified", "allowed", "form"),
+    [
+        (True, False, False, OTPAdminAuthenticationForm),
+        (True, True, True, OTPAdminAuthenticationForm),
+        (False, False, True, AdminAuthenticationForm),
+    ],
+)
+def test_the_site_asks_for_a_verified_device_only_when_two_factors_are_required(
+    settings, rf, required, verified, allowed, form
+):
+    settings.ADMIN_OTP_REQUIRED = required
+    request = rf.get("/admin/")
+    request.user = SimpleNamespace(is_active=True, is_staff=True, is_verified=lambda: verified)
+
+    assert admin.site.has_permission(request) is allowed
+    assert admin.site.login_form is form
