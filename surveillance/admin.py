@@ -107,8 +107,8 @@ class SurveillancePlanAdmin(CourseScopedAdmin):
         return False  # created with the course at registration
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Only a clinician tunes a plan (CLINICAL.md §2: changeable by a clinician with a
-        # reason), and nothing changes on a closed course.
+        # Only a clinician tunes a plan (docs/clinical-rules.md#risk-groups: changeable by a
+        # clinician with a reason), and nothing changes on a closed course.
         if obj is not None and obj.course.state == machine.State.CLOSED:
             return False
         return super().has_change_permission(request, obj) and may_override_guards(request.user)

@@ -15,7 +15,8 @@ def _choices(values) -> list[tuple[str, str]]:
 
 
 class SurveillancePlan(models.Model):
-    """The imaging, visit and symptom-check rhythm of one course (CLINICAL.md §2)."""
+    """The imaging, visit and symptom-check rhythm of one course
+    (docs/clinical-rules.md#default-schedules)."""
 
     course = models.OneToOneField(Course, on_delete=models.PROTECT, related_name="plan")
     risk_group = models.CharField(max_length=10, choices=_choices(schedule.RiskGroup))
@@ -158,7 +159,8 @@ class LabResult(models.Model):
 
 
 class SymptomCheck(models.Model):
-    """The patient-reported carcinoid-syndrome questionnaire (CLINICAL.md §5)."""
+    """The patient-reported carcinoid-syndrome questionnaire
+    (docs/clinical-rules.md#symptom-check)."""
 
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="symptom_checks")
     reported_on = models.DateField()

@@ -1,7 +1,7 @@
 """In-process notifications from surveillance to the apps downstream of it (alerts).
 
-Imports point one way (docs/architecture.md): `alerts` imports `surveillance`, never the reverse. So when
-a symptom check has been scored, surveillance publishes a `SymptomCheckAssessed` here and the
+Imports point one way (docs/architecture.md): `alerts` imports `surveillance`, never the reverse. So
+when a symptom check has been scored, surveillance publishes a `SymptomCheckAssessed` here and the
 alerts app subscribes to it in its `AppConfig.ready()`.
 
 Published on the one bus (core/events.py); alerts subscribes on commit, so a handler that
@@ -18,7 +18,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class SymptomCheckAssessed:
-    """A symptom check was stored and scored (CLINICAL.md §5).
+    """A symptom check was stored and scored (docs/clinical-rules.md#scoring-thresholds).
 
     Published for every check; ``positive`` (the check's ``escalated``) says whether any
     finding calls for a coordinator alert. Each finding is a dict with ``kind``, ``severity``,

@@ -44,8 +44,8 @@ def status_of(
 def _item(kind: Kind, planned: _Planned, facts: Facts, today: date) -> DueItem:
     due_on, why, source = planned.due_on, planned.why, planned.source
     if due_on < facts.surgery_on:
-        # Only reachable from facts recorded before the course opened (CLINICAL.md §6 refuses
-        # those); clamping keeps the sweep going instead of scheduling into the past.
+        # Only reachable from facts recorded before the course opened (docs/clinical-rules.md#dates
+        # refuses those); clamping keeps the sweep going instead of scheduling into the past.
         due_on = facts.surgery_on
         why = (
             f"{why}. Moved to the date of surgery ({facts.surgery_on.isoformat()}): nothing is "
@@ -168,5 +168,6 @@ def next_due_by_kind(items: Iterable[DueItem]) -> dict[str, date]:
 
 
 def earliest_due(items: Iterable[DueItem]) -> date | None:
-    """The course's next deadline (DESIGN.md: denormalised and indexed for the sweep)."""
+    """The course's next deadline (docs/architecture.md#what-is-due: denormalised and indexed for
+    the sweep)."""
     return min((item.due_on for item in items), default=None)

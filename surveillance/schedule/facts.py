@@ -128,7 +128,7 @@ def _months(n: int) -> relativedelta:
 
 def _imaging_since_anchor(facts: Facts) -> date | None:
     # Imaging before the anchor belongs to the previous series: a curative re-resection
-    # restarts the schedule from the new operation (CLINICAL.md §2 mechanics).
+    # restarts the schedule from the new operation (docs/clinical-rules.md#schedule-mechanics).
     if facts.last_imaging_on is not None and facts.last_imaging_on >= facts.anchor_on:
         return facts.last_imaging_on
     return None

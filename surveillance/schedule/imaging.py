@@ -158,7 +158,7 @@ def _next_imaging(plan: PlanParams, facts: Facts) -> _Planned | None:
 def surveillance_complete(plan: PlanParams, facts: Facts, today: date) -> bool:
     """True when, in surveillance, the next imaging would fall after anchor + duration.
 
-    The course may then close with ``surveillance_completed`` (CLINICAL.md §2 'duration').
+    The course may then close with ``surveillance_completed`` (docs/clinical-rules.md#duration).
     ``today`` is taken for the same shape as every rule here; completion depends only on what
     was done, so a final study that is overdue keeps surveillance open.
     """
@@ -173,8 +173,9 @@ def surveillance_complete(plan: PlanParams, facts: Facts, today: date) -> bool:
 def imaging_gap_exceeded(plan: PlanParams, facts: Facts, today: date) -> bool:
     """True when more than 12 months have passed since the last imaging (or the anchor).
 
-    CLINICAL.md §2: "a gap past 12 months is a critical alert". Completed surveillance and
-    closed courses raise nothing: no further imaging is planned there.
+    docs/clinical-rules.md#allowed-ranges-and-the-12-month-cap: "a gap past 12 months is a critical
+    alert". Completed surveillance and closed courses raise nothing: no further imaging is
+    planned there.
     """
     if facts.state == CLOSED or surveillance_complete(plan, facts, today):
         return False

@@ -25,24 +25,27 @@ from .sources import (
 # ---------------------------------------------------------------------------------------------
 
 # Hard cap, not overridable: recurrence can occur years later and early detection allows a
-# curative re-resection (CLINICAL.md §2, §4 "never let surveillance imaging slip").
+# curative re-resection (docs/clinical-rules.md#allowed-ranges-and-the-12-month-cap).
 IMAGING_CAP_MONTHS = 12
-# An item is "due" from 30 days before its date and "overdue" after it (CLINICAL.md §2).
+# An item is "due" from 30 days before its date and "overdue" after it
+# (docs/clinical-rules.md#schedule-mechanics).
 DUE_WINDOW_DAYS = 30
 # The interval in years 1–3 applies while the due date falls within this many years of the
-# anchor; the years 4–10 interval after (CLINICAL.md §2 risk table).
+# anchor; the years 4–10 interval after (docs/clinical-rules.md#schedule-mechanics).
 EARLY_PHASE_YEARS = 3
-# Default length of surveillance (CLINICAL.md §2 'duration'; NCCN up to 10 years).
+# Default length of surveillance (docs/clinical-rules.md#duration; NCCN up to 10 years).
 DEFAULT_DURATION_YEARS = 10
-# Below this duration a plan is accepted with a warning (CLINICAL.md §2: "warn below 10").
+# Below this duration a plan is accepted with a warning
+# (docs/clinical-rules.md#allowed-ranges-and-the-12-month-cap: "warn below 10").
 RECOMMENDED_MIN_DURATION_YEARS = 10
 
-# SSA injection every 4 weeks with a ±7-day window (CLINICAL.md §3; PROMID, CLARINET).
+# SSA injection every 4 weeks with a ±7-day window (docs/clinical-rules.md#somatostatin-analogues;
+# PROMID, CLARINET).
 SSA_INJECTION_DAYS = 28
 SSA_WINDOW_DAYS = 7
 
-# Response imaging on an active line (CLINICAL.md §2 mechanics): first about 3 months after
-# the line starts, then the plan's early interval clamped to 3–6 months.
+# Response imaging on an active line (docs/clinical-rules.md#schedule-mechanics): first about 3
+# months after the line starts, then the plan's early interval clamped to 3–6 months.
 RESPONSE_IMAGING_FIRST_MONTHS = 3
 RESPONSE_IMAGING_MIN_MONTHS = 3
 RESPONSE_IMAGING_MAX_MONTHS = 6
@@ -64,8 +67,8 @@ _HIGH_GRADES = frozenset({"G3", "NEC", "MINEN"})
 _MARGINS = frozenset({"R0", "R1", "R2", "RX", "UNKNOWN"})
 # R2 is incomplete resection, a fortiori high risk although the table names only R1.
 _HIGH_MARGINS = frozenset({"R1", "R2"})
-# Product choice for the Ki-67 cut (clinical-sources.md §2.4; CommNETs: Ki-67 > 5 % and node
-# positivity call for more frequent follow-up).
+# Product choice for the Ki-67 cut (docs/clinical-rules.md#risk-groups; CommNETs: Ki-67 > 5 % and
+# node positivity call for more frequent follow-up).
 HIGH_RISK_KI67_ABOVE = 10.0
 
 
@@ -78,7 +81,7 @@ def _normalise_grade(grade: str) -> str:
 
 
 def risk_group(stage: str, grade: str, ki67_percent: float | None, margin: str) -> RiskGroup:
-    """Risk group at registration (CLINICAL.md §2 'Default schedule by risk group').
+    """Risk group at registration (docs/clinical-rules.md#risk-groups).
 
     high: NET G3 (or NEC / MiNEN), Ki-67 > 10 %, or margin R1 (R2 too); low: stage I–II and
     G1 and R0; standard: everything else. Unknown values never make a patient "low": missing
@@ -127,8 +130,9 @@ class PlanParams:
 
 _DEFAULT_PLANS: Mapping[RiskGroup, PlanParams] = MappingProxyType(
     {
-        # CLINICAL.md §2 table. Low risk has no SSA-specific cadence in the table, so it keeps
-        # "every 3 months"; standard is "every 3 months, monthly while on SSA"; high "monthly".
+        # docs/clinical-rules.md#default-schedules. Low risk has no SSA-specific cadence in the
+        # table, so it keeps "every 3 months"; standard is "every 3 months, monthly while on SSA";
+        # high "monthly".
         RiskGroup.LOW: PlanParams(RiskGroup.LOW, 6, 12, 12, DEFAULT_DURATION_YEARS, 3, 3),
         RiskGroup.STANDARD: PlanParams(RiskGroup.STANDARD, 6, 6, 12, DEFAULT_DURATION_YEARS, 3, 1),
         RiskGroup.HIGH: PlanParams(RiskGroup.HIGH, 3, 3, 6, DEFAULT_DURATION_YEARS, 1, 1),
@@ -137,7 +141,7 @@ _DEFAULT_PLANS: Mapping[RiskGroup, PlanParams] = MappingProxyType(
 
 
 def default_plan(group: RiskGroup | str) -> PlanParams:
-    """The default plan for a risk group (CLINICAL.md §2 'Default schedule by risk group')."""
+    """The default plan for a risk group (docs/clinical-rules.md#default-schedules)."""
     return _DEFAULT_PLANS[RiskGroup(group)]
 
 
@@ -189,7 +193,8 @@ class PlanIssue:
 
 
 def validate_plan(params: PlanParams) -> list[PlanIssue]:
-    """Check a plan against CLINICAL.md §2. Blocking issues refuse the plan (400); the rest warn.
+    """Check a plan against docs/clinical-rules.md#allowed-ranges-and-the-12-month-cap. Blocking
+    issues refuse the plan (400); the rest warn.
 
     Any imaging interval over 12 months is refused with its own code: the cap is a hard rule
     that no clinician override lifts.

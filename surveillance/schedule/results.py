@@ -20,8 +20,8 @@ from .sources import (
 )
 from .symptoms import _is_number
 
-# Only multiphase CT or MRI answers the surveillance imaging item (CLINICAL.md §2); other
-# studies are recorded but leave the item due.
+# Only multiphase CT or MRI answers the surveillance imaging item
+# (docs/clinical-rules.md#visits-and-markers); other studies are recorded but leave the item due.
 SURVEILLANCE_IMAGING_MODALITIES = frozenset({"ct", "mri"})
 FUNCTIONAL_IMAGING_MODALITIES = frozenset({"sstr_pet", "octreoscan", "fdg_pet"})
 _ROUTINE_PURPOSE = "surveillance"
@@ -83,8 +83,8 @@ _MICRO_G_L = ("μg/L", "ug/L", "mcg/L")  # Greek mu and ASCII spellings of the m
 
 LAB_ANALYTES: Mapping[str, Analyte] = MappingProxyType(
     {
-        # CgA and 5-HIAA units are listed in CLINICAL.md §6; 1 nmol/L of CgA is about 49 ng/mL,
-        # so the ceilings agree across units.
+        # CgA and 5-HIAA units are listed in docs/clinical-rules.md#lab-values; 1 nmol/L of CgA is
+        # about 49 ng/mL, so the ceilings agree across units.
         "chromogranin_a": Analyte(
             "chromogranin A",
             (
@@ -104,24 +104,28 @@ LAB_ANALYTES: Mapping[str, Analyte] = MappingProxyType(
             ),
             f"{SOURCE_LAB_UNITS} (5-HIAA: mg/24h, µmol/24h)",
         ),
-        # NT-proBNP screens for carcinoid heart disease (CLINICAL.md §5).
+        # NT-proBNP screens for carcinoid heart disease (docs/clinical-rules.md#scoring-thresholds).
         "nt_probnp": Analyte(
             "NT-proBNP",
             (LabUnit("pg/mL", 1_000_000), LabUnit("ng/L", 1_000_000)),
-            "CLINICAL.md §5 (possible carcinoid heart disease: NT-proBNP and echocardiography)",
+            "docs/clinical-rules.md#scoring-thresholds (possible carcinoid heart disease: "
+            "NT-proBNP and echocardiography)",
         ),
-        # Vitamin B12 yearly after ileal resection or on SSA (CLINICAL.md §3); 1 pg/mL = 0.738
-        # pmol/L.
+        # Vitamin B12 yearly after ileal resection or on SSA
+        # (docs/clinical-rules.md#monitoring-on-a-line); 1 pg/mL = 0.738 pmol/L.
         "vitamin_b12": Analyte(
             "vitamin B12",
             (LabUnit("pg/mL", 100_000), LabUnit("pmol/L", 75_000)),
-            "CLINICAL.md §3 (after ileal resection or on SSA: vitamin B12 yearly)",
+            "docs/clinical-rules.md#monitoring-on-a-line (after ileal resection or on SSA: "
+            "vitamin B12 yearly)",
         ),
-        # Glucose is monitored on everolimus (CLINICAL.md §3); 1 mmol/L = 18 mg/dL.
+        # Glucose is monitored on everolimus (docs/clinical-rules.md#monitoring-on-a-line);
+        # 1 mmol/L = 18 mg/dL.
         "glucose": Analyte(
             "glucose",
             (LabUnit("mmol/L", 200), LabUnit("mg/dL", 3_600)),
-            "CLINICAL.md §3 (everolimus: glucose, lipids, blood counts)",
+            "docs/clinical-rules.md#monitoring-on-a-line (everolimus: glucose, lipids, blood "
+            "counts)",
         ),
     }
 )
@@ -152,7 +156,8 @@ class LabCheck:
 
 
 def check_lab_result(analyte: str, value: object, unit: str, on_ppi: bool | None) -> LabCheck:
-    """Field errors (refuse) and warnings (accept) for a lab result (CLINICAL.md §2, §6)."""
+    """Field errors (refuse) and warnings (accept) for a lab result
+    (docs/clinical-rules.md#lab-values)."""
     errors: dict[str, list[str]] = {}
     spec = LAB_ANALYTES.get(analyte) if isinstance(analyte, str) else None
     if spec is None:

@@ -17,14 +17,15 @@ from django.db.models.enums import TextChoices
 from .sources import SOURCE_SYMPTOM_SCORING, SOURCE_TELESTAR
 
 # Carcinoid syndrome: flushing at least daily together with diarrhoea, or frequent flushing
-# alone, or wheeze with any flushing (CLINICAL.md §5).
+# alone, or wheeze with any flushing (docs/clinical-rules.md#scoring-thresholds).
 SYNDROME_FLUSHING_WITH_DIARRHOEA_PER_DAY = 1.0
 # TELESTAR entry criterion: 4 or more bowel movements a day is uncontrolled carcinoid diarrhoea.
 SYNDROME_STOOLS_PER_DAY = 4.0
 SYNDROME_FLUSHING_ALONE_PER_DAY = 3.0
-# Obstruction: severe pain (7 or more on 0–10) with vomiting or no stool or gas (CLINICAL.md §5).
+# Obstruction: severe pain (7 or more on 0–10) with vomiting or no stool or gas
+# (docs/clinical-rules.md#scoring-thresholds).
 OBSTRUCTION_PAIN_SCORE = 7
-# Weight loss since the last check that raises an alert (CLINICAL.md §5).
+# Weight loss since the last check that raises an alert (docs/clinical-rules.md#scoring-thresholds).
 WEIGHT_LOSS_ALERT_KG = 5.0
 
 SYMPTOM_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
@@ -37,7 +38,7 @@ SYMPTOM_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
 )
 _SYMPTOM_FLAGS = ("wheezing", "vomiting", "no_stool_or_gas", "palpitations_or_swelling")
 
-# Preparation the reminder text must carry (CLINICAL.md §5).
+# Preparation the reminder text must carry (docs/clinical-rules.md#preparation-for-tests).
 PREPARATION_5HIAA = (
     "24-hour urine 5-HIAA needs a diet free of serotonin-rich foods (bananas, avocados, "
     "pineapple, plums, walnuts, tomatoes, kiwi) for the preceding days."
@@ -136,7 +137,8 @@ def _is_number(value: object) -> bool:
 
 
 def validate_symptom_answers(answers: SymptomAnswers) -> dict[str, list[str]]:
-    """Field errors for answers outside CLINICAL.md §5's ranges; empty when valid."""
+    """Field errors for answers outside the ranges of docs/clinical-rules.md#questions-and-ranges;
+    empty when valid."""
     errors: dict[str, list[str]] = {}
     for field, (low, high) in SYMPTOM_RANGES.items():
         value = getattr(answers, field)
@@ -148,7 +150,8 @@ def validate_symptom_answers(answers: SymptomAnswers) -> dict[str, list[str]]:
             continue
         if not (low <= value <= high):
             errors.setdefault(field, []).append(
-                f"Must be between {low:g} and {high:g} (CLINICAL.md §5)."
+                f"Must be between {low:g} and {high:g} "
+                "(docs/clinical-rules.md#questions-and-ranges)."
             )
     for field in _SYMPTOM_FLAGS:
         if not isinstance(getattr(answers, field), bool):
@@ -157,7 +160,8 @@ def validate_symptom_answers(answers: SymptomAnswers) -> dict[str, list[str]]:
 
 
 def assess_symptoms(answers: SymptomAnswers) -> SymptomAssessment:
-    """Score a symptom check exactly as CLINICAL.md §5 says. Invalid answers raise ValueError."""
+    """Score a symptom check exactly as docs/clinical-rules.md#scoring-thresholds says. Invalid
+    answers raise ValueError."""
     errors = validate_symptom_answers(answers)
     if errors:
         raise ValueError(f"Invalid symptom answers: {errors}")

@@ -30,7 +30,7 @@ NOTES_MAX = 5000
 
 
 class CourseClosed(Conflict):
-    """409: nothing is recorded on a closed course (CLINICAL.md §6)."""
+    """409: nothing is recorded on a closed course (docs/clinical-rules.md#closed-courses)."""
 
     code = "course_closed"
 
@@ -79,7 +79,7 @@ def _lock_open(course: Course) -> Course:
 
 
 def _date_errors(name: str, value: Any, course: Course, today: dt.date) -> dict[str, list[str]]:
-    """CLINICAL.md §6: a result is dated neither in the future nor before the surgery.
+    """docs/clinical-rules.md#dates: a result is dated neither in the future nor before the surgery.
 
     Nor before the patient's birth date: the staging module's date rule, asked here.
     """

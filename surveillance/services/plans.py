@@ -136,7 +136,8 @@ def _store(course: Course, items: list[schedule.DueItem]) -> None:
         for item in items
     ]
     if rows:
-        # ScheduledItem has no history table, so a bulk upsert loses no audit (STYLE.md).
+        # ScheduledItem has no history table, so a bulk upsert loses no audit
+        # (docs/architecture.md#operational-tables-have-no-history).
         ScheduledItem.objects.bulk_create(
             rows,
             update_conflicts=True,
@@ -183,7 +184,8 @@ def replan(*, course: Course | int, today: dt.date | None = None) -> list[schedu
 def plan_create(
     *, course: Course | int, actor: AbstractBaseUser, today: dt.date | None = None
 ) -> SurveillancePlan:
-    """The course's default plan, from its risk group at registration (CLINICAL.md §2).
+    """The course's default plan, from its risk group at registration
+    (docs/clinical-rules.md#default-schedules).
 
     Anchored on the surgery that opened the course. Idempotent: an existing plan is returned
     unchanged.
@@ -272,7 +274,8 @@ def plan_reanchor(
     reason: str,
     today: dt.date | None = None,
 ) -> SurveillancePlan:
-    """Restart the schedule from a curative re-resection (CLINICAL.md §2 mechanics); re-plan.
+    """Restart the schedule from a curative re-resection
+    (docs/clinical-rules.md#schedule-mechanics); re-plan.
 
     The anchor never precedes the surgery that opened the course: imaging and checks are
     counted from whichever is later.

@@ -47,7 +47,7 @@ _SYMPTOM_NUMBERS = frozenset(schedule.SYMPTOM_RANGES)
 # The questionnaire's answers stored in DecimalFields (abdominal pain is a whole number).
 _SYMPTOM_DECIMALS = frozenset({"flushing_per_day", "stools_per_day", "weight_loss_kg"})
 
-# The imaging results that are clinical events (DESIGN.md "Results are events too").
+# The imaging results that are clinical events (docs/architecture.md#the-event-flow).
 RESULT_EVENTS = {
     ImagingResult.RECURRENCE: machine.EventType.RECURRENCE_DETECTED,
     ImagingResult.PROGRESSION: machine.EventType.PROGRESSION_DETECTED,
@@ -223,7 +223,8 @@ def symptom_check_record(
     today: dt.date | None = None,
     **answers: Any,
 ) -> SymptomCheckRecorded:
-    """Store and score a carcinoid-syndrome symptom check (CLINICAL.md §5).
+    """Store and score a carcinoid-syndrome symptom check
+    (docs/clinical-rules.md#scoring-thresholds).
 
     ``answers`` are the questionnaire's fields. A positive check records ``symptoms_reported``
     and, for every check, a ``SymptomCheckAssessed`` notification is published on commit for

@@ -1,5 +1,6 @@
 """Surveillance plans: created at registration, re-planned by every domain event, tuned by a
-clinician within the allowed ranges (CLINICAL.md §2; DESIGN.md "Surveillance and reminders")."""
+clinician within the allowed ranges (docs/clinical-rules.md#allowed-ranges-and-the-12-month-cap;
+docs/architecture.md#what-is-due)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def test_the_scheduled_items_say_why_they_are_due_and_cite_their_source(course):
     imaging = due(course)["imaging"]
 
     assert "6 months after the resection" in imaging.why
-    assert "CLINICAL.md §2" in imaging.source
+    assert "docs/clinical-rules.md#" in imaging.source
     assert imaging.window_start == dt.date(2026, 8, 1) - dt.timedelta(days=30)
 
 

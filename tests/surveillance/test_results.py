@@ -1,5 +1,6 @@
 """Imaging studies, lab results, clinic visits and SSA injections: validated, stored with their
-history, turned into events where they are events, and re-planned (CLINICAL.md §2, §3, §6)."""
+history, turned into events where they are events, and re-planned
+(docs/clinical-rules.md#surveillance-after-resection)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The result rules of surveillance/schedule.py, pure: imaging warnings, lab analytes and units,
-and the status of a stored item (CLINICAL.md §2, §6)."""
+and the status of a stored item (docs/clinical-rules.md#surveillance-after-resection)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_functional_imaging_for_surveillance_warns_that_it_is_not_routine(modali
     (warning,) = imaging_warnings(modality, "surveillance")
 
     assert warning.code == "functional_imaging_not_for_surveillance"
-    assert "CLINICAL.md §2" in warning.source
+    assert "docs/clinical-rules.md#visits-and-markers" in warning.source
 
 
 @pytest.mark.parametrize("purpose", ["suspected_recurrence", "response_assessment", "baseline"])

@@ -1,7 +1,7 @@
 """surveillance/schedule.py: due dates and symptom scoring, as pure functions (no database).
 
-Expected values are written out literally from CLINICAL.md so that a change to a rule shows
-up here as a change to a number someone can check against the guideline.
+Expected values are written out literally from docs/clinical-rules.md so that a change to a rule
+shows up here as a change to a number someone can check against the guideline.
 """
 
 from dataclasses import replace
@@ -189,7 +189,7 @@ def test_validate_plan_refuses_a_value_outside_its_range_with_field_code_range_a
 
     assert [(i.field, i.code, i.blocking) for i in issues] == [(field, code, True)]
     assert range_text in issues[0].message
-    assert "CLINICAL.md" in issues[0].message
+    assert "docs/clinical-rules.md#" in issues[0].message
 
 
 def test_an_imaging_interval_over_12_months_is_refused_because_imaging_is_never_further_apart() -> (
@@ -755,7 +755,7 @@ def test_status_always_agrees_with_the_item_window(today: date, on_ssa: bool, cg
 
 
 # ---------------------------------------------------------------------------------------------
-# Symptom check scoring (CLINICAL.md §5)
+# Symptom check scoring (docs/clinical-rules.md#scoring-thresholds)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""The carcinoid-syndrome symptom check: scored by CLINICAL.md §5, a positive one recorded as
-`symptoms_reported` and announced to the alerts app after the commit."""
+"""The carcinoid-syndrome symptom check: scored by docs/clinical-rules.md#scoring-thresholds, a
+positive one recorded as `symptoms_reported` and announced to the alerts app after the commit."""
 
 from __future__ import annotations
 
