@@ -1,4 +1,4 @@
-"""Reminders and the coordinator worklist of alerts (API.md, "Patients, reminders, alerts")."""
+"""Reminders and the coordinator worklist of alerts (docs/api.md#patients-reminders-alerts)."""
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404

@@ -1,4 +1,4 @@
-"""One error body for every failure: `{code, detail, errors}` (API.md, "Errors")."""
+"""One error body for every failure: `{code, detail, errors}` (docs/api.md#errors)."""
 
 from typing import Any
 
@@ -92,7 +92,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    # DRF's exceptions map to API.md's codes; our own APIExceptions carry theirs.
+    # DRF's exceptions map to the codes of docs/api.md#errors; our own APIExceptions carry theirs.
     code = next(
         (c for cls, c in _CODES.items() if isinstance(exc, cls)),
         getattr(exc, "default_code", "error"),

@@ -1,7 +1,7 @@
 """OpenAPI generation that documents what clients actually receive, errors included.
 
 drf-spectacular documents only the success response. Clients (and schemathesis) also get
-`{code, detail, errors}` bodies for every refusal (API.md, "Errors"), so each operation lists
+`{code, detail, errors}` bodies for every refusal (docs/api.md#errors), so each operation lists
 the error statuses it can answer with the ErrorBody component, and every POST that honours
 `Idempotency-Key` documents the header.
 """

@@ -1,4 +1,4 @@
-"""REST endpoints of API.md for courses, events, history and patients.
+"""REST endpoints for courses, events, history and patients (docs/api.md#resources).
 
 Views parse, ask a service, and shape the answer. Scoping comes from treatments.selectors,
 so an object outside the caller's reach is a 404 exactly like an id that does not exist.

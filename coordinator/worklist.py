@@ -1,11 +1,11 @@
 """The coordinator's worklist: what needs doing today across the user's care teams.
 
-Five sections, each read with one query whatever the number of courses (STYLE.md habit 14):
-overdue imaging (oldest first), what falls due this week, open coordinator alerts by
-severity, decisions pending and failed reminders. Nothing clinical is decided here: an item's
-status comes from ``surveillance.schedule.status_of``, and the 12-month imaging gap from the
-critical ``imaging_overdue`` alert that ``alerts.services.escalate`` raises after asking
-``surveillance.schedule.imaging_gap_exceeded``.
+Five sections, each read with one query whatever the number of courses
+(docs/architecture.md#time-and-query-counts-are-pinned): overdue imaging (oldest first), what falls
+due this week, open coordinator alerts by severity, decisions pending and failed reminders. Nothing
+clinical is decided here: an item's status comes from ``surveillance.schedule.status_of``, and the
+12-month imaging gap from the critical ``imaging_overdue`` alert that ``alerts.services.escalate``
+raises after asking ``surveillance.schedule.imaging_gap_exceeded``.
 
 The view is the admin index for coordinators and clinicians (``coordinator.sites``).
 """
@@ -37,7 +37,8 @@ from treatments.selectors import courses_visible_to
 
 # "Due this week": from today to six days on, the seven days a coordinator plans at once.
 DUE_SOON_DAYS = 7
-# DESIGN.md: a recurrence or a progression leaves a treatment decision pending.
+# docs/architecture.md#coordinator-alerts-and-escalation: a recurrence or a progression leaves a
+# treatment decision pending.
 DECISION_STATES = (machine.State.RECURRENCE, machine.State.PROGRESSION)
 # The open alert that escalation marks critical when imaging is more than 12 months apart.
 IMAGING_OVERDUE_ALERT = f"{schedule.Kind.IMAGING}{alert_services.OVERDUE_SUFFIX}"

@@ -1,6 +1,7 @@
 """Test data built through the services: valid initial objects only.
 
-Later states come from `record_event`, as they do in production (STYLE.md, habit 13).
+Later states come from `record_event`, as they do in production
+(docs/architecture.md#tests-build-state-through-services).
 """
 
 import datetime as dt

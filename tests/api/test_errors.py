@@ -1,4 +1,5 @@
-"""Every refusal has the same body, `{code, detail, errors}`, with API.md's codes (S13, S14).
+"""Every refusal has the same body, `{code, detail, errors}`, with the codes of docs/api.md#errors
+(S13, S14).
 
 DRF's own refusals (parse errors, authentication, throttling, routing) and Django's (unknown
 URLs, oversized bodies) are reshaped too, and no error body carries a traceback or SQL.

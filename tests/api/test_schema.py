@@ -1,4 +1,5 @@
-"""The OpenAPI schema at /api/schema/ documents every endpoint and its error bodies (API.md)."""
+"""The OpenAPI schema at /api/schema/ documents every endpoint and its error bodies
+(docs/api.md#errors)."""
 
 import pytest
 from django.urls import get_resolver

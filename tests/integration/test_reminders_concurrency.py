@@ -1,4 +1,5 @@
-"""Two sweeps at once on PostgreSQL (RELIABILITY.md item 9): each reminder inserted once.
+"""Two sweeps at once on PostgreSQL (docs/operations.md#idempotent-periodic-tasks): each reminder
+inserted once.
 
 Kept with the integration tests: it needs committed rows seen by two connections, and the
 flush after a transactional test is best run after the suite's other database tests.

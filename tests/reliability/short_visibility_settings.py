@@ -1,8 +1,8 @@
 """The project's settings with a Redis visibility timeout of 2 s, checked every second.
 
-For the "no ETA trap" test (RELIABILITY.md §4 item 14): a message a worker holds unacked for
-longer than the visibility timeout is put back in the queue and delivered again. netcare's
-settings keep it at an hour; here it is short enough for a test to see redeliveries.
+For the "no ETA trap" test (docs/operations.md#no-reminder-is-lost): a message a worker holds
+unacked for longer than the visibility timeout is put back in the queue and delivered again.
+netcare's settings keep it at an hour; here it is short enough for a test to see redeliveries.
 """
 
 from netcare.settings import *  # noqa: F403

@@ -1,4 +1,5 @@
-"""Bursts through the API from many threads at once (RELIABILITY.md §4 items 17 and 19).
+"""Bursts through the API from many threads at once
+(docs/operations.md#concurrent-writes-on-one-course).
 
 Each thread has its own APIClient and its own PostgreSQL connection; a barrier releases them
 together. Every request goes through the whole stack (authentication, throttles, the idempotency

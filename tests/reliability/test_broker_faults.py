@@ -1,4 +1,4 @@
-"""Redis stopped, wiped or slow to ack (RELIABILITY.md §4 items 5, 6, 7, 14).
+"""Redis stopped, wiped or slow to ack (docs/operations.md#broker-outages).
 
 The broker is a private redis-server (conftest.py) this test may stop, restart empty or
 FLUSHALL; the test process's Celery app publishes to it too, as beat and the web process would.

@@ -1,4 +1,4 @@
-"""Beat fires a periodic task twice at once (RELIABILITY.md §4 items 9 and 20).
+"""Beat fires a periodic task twice at once (docs/operations.md#idempotent-periodic-tasks).
 
 Two sweeps alone at once are tests/integration/test_reminders_concurrency.py; here the sweep
 and the escalation each run twice at the same moment, from two threads behind a barrier and

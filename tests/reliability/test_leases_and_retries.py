@@ -1,4 +1,5 @@
-"""Leases that outlive their dispatcher, and the provider's errors (RELIABILITY.md §4 12, 15, 16).
+"""Leases that outlive their dispatcher, and the provider's errors
+(docs/operations.md#transient-and-permanent-errors).
 
 Item 12 runs two dispatchers in this process, each on its own PostgreSQL connection: one claims
 and stalls, the test kills its backend with pg_terminate_backend, the other must take over.

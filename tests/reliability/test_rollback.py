@@ -1,4 +1,4 @@
-"""A write that rolls back sends nothing (RELIABILITY.md §4 item 8).
+"""A write that rolls back sends nothing (docs/operations.md#rollback-sends-nothing).
 
 An event is recorded, items fall due and the sweep inserts their reminders, all in one
 transaction; a later step of the same write is invalid, so everything rolls back. No reminder

@@ -1,4 +1,4 @@
-"""Processes that die mid-dispatch (RELIABILITY.md §4 items 2, 3, 4, 13).
+"""Processes that die mid-dispatch (docs/operations.md#the-duplicate-window).
 
 A whole worker SIGKILLed mid-batch, two workers at once and two sweeps at once are in
 tests/integration/test_reminders.py and test_reminders_concurrency.py; these add a lost pool

@@ -1,4 +1,5 @@
-"""Demo data (API.md): two care teams, the demo users, and patients across every state.
+"""Demo data (docs/api.md#five-minute-walk-through): two care teams, the demo users, and patients
+across every state.
 
 Built through the services, so the demo's history, schedule and reminders are real.
 Idempotent: a second run changes passwords only.
