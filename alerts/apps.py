@@ -17,5 +17,11 @@ class AlertsConfig(AppConfig):
         events.subscribe(DOMAIN_EVENTS, services.on_course_event)
         events.subscribe(SymptomCheckAssessed, services.on_symptom_check_assessed)
         from anymail.signals import tracking
+        from celery.signals import beat_init
+
+        from . import beat
+
+        # At beat start, repair schedule rows a past wrong clock left in the future.
+        beat_init.connect(beat.on_beat_init, dispatch_uid="alerts.beat")
 
         tracking.connect(services.on_email_tracking, dispatch_uid="alerts.email_tracking")

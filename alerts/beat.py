@@ -4,7 +4,7 @@ A beat that once ran with its clock ahead writes `last_run_at` in the future for
 it sent. django-celery-beat then counts the next run from that future instant, so a beat
 with a correct clock sends none of them until that time comes: a day ahead means no
 dispatch, sweep or escalation for a day. At start (celery's `beat_init` signal, connected
-in netcare/celery.py) such rows are reset to NULL, which django-celery-beat reads as "run
+in alerts/apps.py) such rows are reset to NULL, which django-celery-beat reads as "run
 on the normal interval from now", and the entries the scheduler already loaded are made
 due at once.
 

@@ -1,5 +1,8 @@
 """Celery tasks of the alerts app: thin, they take ids and dates and call one service.
 
+Their retry and acknowledgement policy is the project's, from settings
+(CELERY_TASK_ACKS_LATE, CELERY_TASK_ANNOTATIONS).
+
 No task uses a broker ETA or countdown for reminders: a message held by the broker is lost
 or redelivered at the broker's whim (visibility timeout), while `send_after` and
 `next_attempt_at` in the database are what a dispatcher obeys (docs/operations.md, "No
@@ -17,8 +20,6 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from netcare.celery import TASK_DEFAULTS
-
 from . import conf, services
 
 logger = logging.getLogger(__name__)
@@ -32,13 +33,13 @@ def _datetime(value: str | None) -> datetime:
     return datetime.fromisoformat(value) if value else timezone.now()
 
 
-@shared_task(name="alerts.heartbeat", **TASK_DEFAULTS)
+@shared_task(name="alerts.heartbeat")
 def heartbeat(worker: str | None = None) -> int:
     """Record that a worker consumed a task; returns the heartbeat row id."""
     return services.heartbeat_record(worker=worker or socket.gethostname()).pk
 
 
-@shared_task(name="alerts.sweep", **TASK_DEFAULTS)
+@shared_task(name="alerts.sweep")
 def sweep(today: str | None = None) -> int:
     """Insert the reminders due today (ISO date; default: today), then start a dispatch."""
     inserted = services.sweep(today=_date(today), now=timezone.now())
@@ -56,7 +57,7 @@ def _start_dispatch() -> None:
         logger.warning("could not enqueue a dispatch after the sweep", exc_info=True)
 
 
-@shared_task(name="alerts.dispatch", **TASK_DEFAULTS)
+@shared_task(name="alerts.dispatch")
 def dispatch() -> int:
     """Enqueue one `alerts.dispatch_batch` per batch of claimable work; returns how many.
 
@@ -76,7 +77,7 @@ def dispatch() -> int:
     return batches
 
 
-@shared_task(name="alerts.dispatch_batch", **TASK_DEFAULTS)
+@shared_task(name="alerts.dispatch_batch")
 def dispatch_batch(now: str | None = None, batch_size: int | None = None) -> dict[str, int]:
     """Claim and send one batch. `now` (ISO datetime) only for replays and tests."""
     counts = services.dispatch_batch(now=_datetime(now), batch_size=batch_size)
@@ -85,7 +86,7 @@ def dispatch_batch(now: str | None = None, batch_size: int | None = None) -> dic
     return counts.as_dict()
 
 
-@shared_task(name="alerts.escalate", **TASK_DEFAULTS)
+@shared_task(name="alerts.escalate")
 def escalate(today: str | None = None) -> int:
     """Raise coordinator alerts for overdue items (ISO date; default: today)."""
     written = services.escalate(today=_date(today), now=timezone.now())
@@ -93,7 +94,7 @@ def escalate(today: str | None = None) -> int:
     return written
 
 
-@shared_task(name="alerts.prune_unmatched_reports", **TASK_DEFAULTS)
+@shared_task(name="alerts.prune_unmatched_reports")
 def prune_unmatched_reports() -> int:
     """Delete provider reports no reminder matched in ALERTS_UNMATCHED_REPORT_DAYS; returns
     how many."""

@@ -294,8 +294,22 @@ else:
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
+# The policy every task starts from: acknowledged after it ran (a worker that dies mid-task
+# leaves the message to be redelivered where the broker can), retried with exponential
+# backoff and jitter on errors worth retrying, never more than a few times. Annotations set
+# these on every task class before Celery adds the retry wrapper, so a task needs no options.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-annotations
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a lost batch is recovered by its lease, not redelivery
+CELERY_TASK_ANNOTATIONS = {
+    "*": {
+        "autoretry_for": (ConnectionError, TimeoutError),
+        "retry_backoff": 2,
+        "retry_backoff_max": 60,
+        "retry_jitter": True,
+        "max_retries": 5,
+    }
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
