@@ -1,18 +1,34 @@
-"""Admin for reminders, delivery attempts and the coordinators' alerts.
+"""Admin for reminders, delivery attempts, the coordinators' alerts, what providers and
+patients' phones sent back, and the heartbeats /healthz reads.
 
-Everything is scoped to the courses the user may see, and nothing is edited in place: the
-bulk actions call the services, which write the history with the acting user.
+Everything holding patient data is scoped to what the user may see (alerts.selectors), and
+nothing is edited in place: the bulk actions call the services, which write the history with
+the acting user.
 """
 
+from collections.abc import Iterable
+
 from django.contrib import admin, messages
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import DomainError
 from treatments.admin import ScopedHistoryAdmin, ViewOnlyAdmin
+from treatments.models import Patient
 
-from . import services
-from .models import CoordinatorAlert, DeliveryAttempt, Reminder, ReminderStatus
+from . import selectors, services
+from .models import (
+    CoordinatorAlert,
+    DeliveryAttempt,
+    InboundMessage,
+    Reminder,
+    ReminderStatus,
+    StatusReport,
+    TaskHeartbeat,
+    WorkerHeartbeat,
+)
 
 
 class ReadOnlyScopedAdmin(ViewOnlyAdmin):
@@ -112,3 +128,85 @@ class CoordinatorAlertAdmin(ScopedHistoryAdmin):
             ),
             "resolved",
         )
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyScopedAdmin):
+    """SMS patients sent (keywords and what they did). The sender's number is patient data:
+    staff see the messages from their teams' patients' numbers."""
+
+    scope_path = "pk"
+    scope_selector = staticmethod(selectors.inbound_messages_visible_to)
+    list_display = ("received_at", "from_number", "keyword", "outcome", "sent_at")
+    list_filter = ("keyword", "outcome")
+    search_fields = ("provider_message_id", "from_number")
+    date_hierarchy = "received_at"
+
+    def patient_ids(self, objs: Iterable[models.Model]) -> list[int]:
+        # Every patient holding the number: the number shown is theirs.
+        numbers = {obj.from_number for obj in objs}
+        if not numbers:
+            return []
+        return list(Patient.objects.filter(phone__in=numbers).values_list("pk", flat=True))
+
+
+@admin.register(StatusReport)
+class StatusReportAdmin(ReadOnlyScopedAdmin):
+    """Providers' delivery reports, with when each was applied (empty: no reminder matched it
+    yet; the daily `alerts.prune_unmatched_reports` deletes those past their days)."""
+
+    scope_path = "pk"
+    scope_selector = staticmethod(selectors.status_reports_visible_to)
+    list_display = (
+        "received_at", "channel", "provider_message_id", "status", "error_code", "applied_at",
+    )  # fmt: skip
+    list_filter = ("channel", "status", ("applied_at", admin.EmptyFieldListFilter))
+    search_fields = ("provider_message_id",)
+    date_hierarchy = "received_at"
+
+    def patient_ids(self, objs: Iterable[models.Model]) -> list[int]:
+        ids = {obj.provider_message_id for obj in objs}
+        if not ids:
+            return []
+        return list(
+            Reminder.objects.filter(provider_message_id__in=ids)
+            .values_list("course__patient_id", flat=True)
+            .distinct()
+        )
+
+
+def _staff_sees_all(model: type[models.Model]):
+    def visible(user: AbstractBaseUser | AnonymousUser) -> QuerySet:
+        return (
+            model._default_manager.all()
+            if selectors.is_staff(user)
+            else model._default_manager.none()
+        )
+
+    return staticmethod(visible)
+
+
+class OperationalAdmin(ReadOnlyScopedAdmin):
+    """Rows about the system itself, of no patient and no team: every staff user allowed to
+    view the model sees all of them."""
+
+    scope_path = "pk"
+    patient_path = None
+    #: Not one team's data: another team reading a row is no leak.
+    holds_team_data = False
+
+
+@admin.register(TaskHeartbeat)
+class TaskHeartbeatAdmin(OperationalAdmin):
+    """When each periodic task last ran to its end, and when beat last started."""
+
+    scope_selector = _staff_sees_all(TaskHeartbeat)
+    list_display = ("task", "ran_at")
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(OperationalAdmin):
+    """When each Celery worker last consumed its heartbeat task."""
+
+    scope_selector = _staff_sees_all(WorkerHeartbeat)
+    list_display = ("worker", "seen_at")

@@ -23,6 +23,11 @@ _RESULTS = {
     "alerts.reminder": ("view",),
     "alerts.deliveryattempt": ("view",),
     "alerts.coordinatoralert": ("view",),
+    # What patients' phones and the providers sent back, and the heartbeats /healthz reads.
+    "alerts.inboundmessage": ("view",),
+    "alerts.statusreport": ("view",),
+    "alerts.taskheartbeat": ("view",),
+    "alerts.workerheartbeat": ("view",),
 }
 # Staff read and correct patients, diagnoses, surgeries and courses; care teams, lines and
 # the event log are view-only (membership is an access decision; lines and events are

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from alerts import services as alert_services
-from alerts.models import CoordinatorAlert
+from alerts.models import CoordinatorAlert, Reminder
 from surveillance import services as surveillance_services
 from tests import factories
 from tests.admin import conftest as admin_fixtures
@@ -26,6 +26,8 @@ from treatments import services as treatment_services
 today = admin_fixtures.today
 recording = admin_fixtures.recording
 _fast_password_hashing = admin_fixtures._fast_password_hashing
+
+TEAM_PHONES = {"A": "+447700900501", "B": "+447700900502"}
 
 
 @pytest.fixture
@@ -57,9 +59,11 @@ def morning(today, recording, clinician, coordinator, team_a, coordinator2, team
         )
     for team, actor, tag in ((team_a, clinician, "A"), (team_b, coordinator2, "B")):
         # Injections are recorded only while an SSA line runs: a course on SSA for each team.
+        # A phone number of this team's alone: the admin shows its replies to this team only.
         on_ssa = register_operated_on(
-            actor, team, months_ago(today, 9), mrn=f"{tag}-SSA", family_name=f"Ssa{tag}"
-        )
+            actor, team, months_ago(today, 9), mrn=f"{tag}-SSA", family_name=f"Ssa{tag}",
+            phone=TEAM_PHONES[tag],
+        )  # fmt: skip
         imaging(on_ssa, actor, today - dt.timedelta(days=60), "recurrence", site="liver",
                 resectable=False)  # fmt: skip
         treatment_services.record_event(
@@ -70,6 +74,21 @@ def morning(today, recording, clinician, coordinator, team_a, coordinator2, team
         surveillance_services.injection_record(
             course=on_ssa, actor=actor, given_on=today - dt.timedelta(days=27)
         )
+    # The SSA courses' reminders go out; each team's SSA patient answers HELP from its own
+    # number, and the provider reports on one of each team's messages.
+    run_beat(built, today=today, now=admin_fixtures.NOW)
+    for team, tag in ((team_a, "A"), (team_b, "B")):
+        alert_services.sms_inbound(
+            from_number=TEAM_PHONES[tag], body="HELP", message_sid=f"SM-reply-{tag}"
+        )
+        sent = Reminder.objects.filter(course__care_team=team).exclude(provider_message_id="")
+        assert sent.exists(), f"the beat sent no reminder of team {tag}"
+        alert_services.status_callback(
+            message_sid=sent.order_by("pk").first().provider_message_id, status="delivered"
+        )
+    # The heartbeats /healthz reads, shown to both teams' staff.
+    alert_services.task_heartbeat_record(task="sweep")
+    alert_services.heartbeat_record(worker="worker@walk")
     alert = CoordinatorAlert.objects.filter(course__care_team=team_a).order_by("pk").first()
     assert alert is not None, "the beat opened no alert for team A"
     alert_services.alert_acknowledge(alert=alert, actor=coordinator)
