@@ -11,6 +11,7 @@ class ApiConfig(AppConfig):
     verbose_name = "API"
 
     def ready(self) -> None:
+        from . import event_schema  # noqa: F401  (publishes each event type's payload)
         from .credentials import after_user_saved, before_user_saved
 
         # Any save that changes a password or deactivates a user revokes their API tokens.

@@ -20,6 +20,7 @@ from surveillance.models import (
     Purpose,
     SymptomCheck,
 )
+from treatments.machine import RECURRENCE_SITES
 from treatments.models import Course
 from treatments.roles import Role, role_of
 from treatments.selectors import courses_visible_to
@@ -31,7 +32,7 @@ from .idempotency import idempotent
 from .pagination import IdCursorPagination
 from .readlog import log_reads
 from .serializers import EventSerializer
-from .strict import StrictSerializer
+from .strict import CalendarDateField, StrictSerializer
 
 ID = {"min_value": 1, "max_value": 2**62}
 
@@ -88,14 +89,12 @@ def _warnings(items: list) -> list[dict]:
 # --- Imaging ---------------------------------------------------------------------------------
 class ImagingIn(StrictSerializer):
     course = serializers.IntegerField(**ID)
-    performed_on = serializers.DateField()
+    performed_on = CalendarDateField()
     modality = serializers.ChoiceField(choices=Modality.choices)
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     result = serializers.ChoiceField(choices=ImagingResult.choices)
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    site = serializers.ChoiceField(
-        choices=["locoregional", "liver", "peritoneal", "bone", "lung", "other"], required=False
-    )
+    site = serializers.ChoiceField(choices=RECURRENCE_SITES, required=False)
     resectable = serializers.BooleanField(required=False)
 
 
@@ -143,7 +142,7 @@ class LabIn(StrictSerializer):
     analyte = serializers.CharField(max_length=30)
     value = serializers.DecimalField(max_digits=12, decimal_places=3)
     unit = serializers.CharField(max_length=16)
-    collected_on = serializers.DateField()
+    collected_on = CalendarDateField()
     on_ppi = serializers.BooleanField(required=False, allow_null=True)
 
 
@@ -186,7 +185,7 @@ class LabView(ApiView):
 # --- Symptom checks --------------------------------------------------------------------------
 class SymptomIn(StrictSerializer):
     course = serializers.IntegerField(required=False, **ID)
-    reported_on = serializers.DateField()
+    reported_on = CalendarDateField()
     flushing_per_day = serializers.DecimalField(max_digits=4, decimal_places=1)
     stools_per_day = serializers.DecimalField(max_digits=4, decimal_places=1)
     wheezing = serializers.BooleanField()

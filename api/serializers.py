@@ -10,7 +10,7 @@ from rest_framework import serializers
 from treatments.models import Course, CourseEvent, Patient, Sex, TreatmentLine
 from treatments.staging import STAGE_SYSTEMS
 
-from .strict import StrictDictField, StrictSerializer
+from .strict import CalendarDateField, StrictDictField, StrictSerializer
 
 MAX_TEXT = 2000
 
@@ -56,13 +56,13 @@ class PatientInSerializer(PatientUpdateSerializer):
     mrn = _text(40)
     given_name = _text(100)
     family_name = _text(100)
-    birth_date = serializers.DateField()
+    birth_date = CalendarDateField()
     sex = serializers.ChoiceField(choices=Sex.choices)
 
 
 class DiagnosisInSerializer(StrictSerializer):
     primary_site = _text(20)
-    diagnosed_on = serializers.DateField()
+    diagnosed_on = CalendarDateField()
     differentiation = _text(10)
     ki67_percent = serializers.FloatField(
         required=False, allow_null=True, min_value=-1e6, max_value=1e6
@@ -91,14 +91,14 @@ class DiagnosisInSerializer(StrictSerializer):
         required=False, help_text="A mesenteric mass over 2 cm (makes N2 on the ileum table)."
     )
     sstr_imaging = _text(10, required=False)
-    sstr_imaging_on = serializers.DateField(required=False, allow_null=True)
+    sstr_imaging_on = CalendarDateField(required=False, allow_null=True)
     cga_elevated_preop = serializers.BooleanField()
     functional = serializers.BooleanField()
     notes = _text(MAX_TEXT, required=False, allow_blank=True)
 
 
 class SurgeryInSerializer(StrictSerializer):
-    performed_on = serializers.DateField()
+    performed_on = CalendarDateField()
     procedure = _text(120)
     margin = serializers.ChoiceField(choices=["R0", "R1", "R2"])
     nodes_examined = serializers.IntegerField(min_value=0, max_value=500)
@@ -122,7 +122,7 @@ class CourseCreateSerializer(StrictSerializer):
 
 class EventCreateSerializer(StrictSerializer):
     type = _text(40)
-    occurred_on = serializers.DateField()
+    occurred_on = CalendarDateField()
     data = StrictDictField(required=False, default=dict)
     reason = _text(MAX_TEXT, required=False, allow_blank=True, default="")
     expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)

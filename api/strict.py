@@ -4,6 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from treatments.payload_fields import ISO_DAY, parse_calendar_date
+
 UNKNOWN_FIELD = "Unknown field."
 # An error body names the unknown keys, but a hostile body may carry thousands of them, each
 # thousands of characters long: echo a few, shortened, so the answer stays small.
@@ -36,3 +38,20 @@ class StrictDictField(serializers.DictField):
         if len(data) > 50:
             raise serializers.ValidationError("Too many keys.")
         return dict(data)
+
+
+class CalendarDateField(serializers.DateField):
+    """A day as YYYY-MM-DD; a well-formed day that does not exist says so.
+
+    DRF answers "Date has wrong format" for 2026-02-30, which sends the client looking for a
+    format problem. The message comes from the one reader of event dates
+    (``treatments.payload_fields.parse_calendar_date``), so every door words it alike.
+    """
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and ISO_DAY.fullmatch(value):
+            try:
+                parse_calendar_date(value)
+            except ValueError as problem:
+                raise serializers.ValidationError(str(problem), code="invalid") from None
+        return super().to_internal_value(value)
