@@ -1,4 +1,4 @@
-"""The users' admin with a "log out everywhere" action.
+"""The users' admin with a "log out everywhere" action, and the second-factor devices' admin.
 
 Django's own UserAdmin already routes every password change and deactivation through
 ``save()``, where api/credentials.py revokes the user's API tokens; the action adds the
@@ -8,11 +8,12 @@ explicit revocation (a lost phone, a leaked token) without changing the password
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import ngettext
+from django_otp.plugins.otp_totp import admin as otp_totp_admin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from api import credentials
 
@@ -46,9 +47,17 @@ class NetcareUserAdmin(UserAdmin):
         )
 
 
-def install_user_admin(site: admin.AdminSite) -> None:
-    """Register NetcareUserAdmin for the user model on ``site`` in place of Django's."""
-    user_model = get_user_model()
-    if site.is_registered(user_model):
-        site.unregister(user_model)
-    site.register(user_model, NetcareUserAdmin)
+class TOTPDeviceAdmin(otp_totp_admin.TOTPDeviceAdmin):
+    """django_otp's device admin; its QR-code views answer 404, not 500, for a missing id."""
+
+    def _device_or_404(self, pk: int) -> None:
+        if not TOTPDevice.objects.filter(pk=pk).exists():
+            raise Http404
+
+    def config_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._device_or_404(pk)
+        return super().config_view(request, pk)
+
+    def qrcode_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._device_or_404(pk)
+        return super().qrcode_view(request, pk)

@@ -389,7 +389,8 @@ class CourseEventInline(admin.TabularInline):
         return False
 
 
-@admin.register(Course)
+# Not registered here: the coordinator's admin registers its subclass with the course page
+# (coordinator/course_admin.py), which also shows what surveillance and alerts hold.
 class CourseAdmin(ScopedHistoryAdmin):
     scope_path = "pk"
     patient_path = "patient"

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from coordinator.admin import DATA_PREFIX, event_form_class
+from coordinator.event_forms import DATA_PREFIX, event_form_class
 from tests import factories
 from tests.treatments.support import Snapshot
 from treatments import machine, payloads
