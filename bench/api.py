@@ -42,8 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _common as common
-from bench._common import fmt, log
+from bench import database, load, measure, seeding, servers
+from bench.database import log
+from bench.measure import fmt
 
 COUNT_SQL = re.compile(r"\bcount\s*\(", re.IGNORECASE)
 TARGET_DETAIL_P50_MS = 5.0
@@ -102,15 +103,17 @@ def seed(args: argparse.Namespace) -> dict:
     from treatments.models import Course
 
     t0 = time.perf_counter()
-    teams = common.create_teams(args.teams)
-    user = common.create_bench_user(teams)
+    teams = seeding.create_teams(args.teams)
+    user = seeding.create_bench_user(teams)
     today = dt.date.today()
-    template = common.register_course(user, teams[0], "TPL-0000001", today - dt.timedelta(days=400))
-    clones = common.clone_courses(
+    template = seeding.register_course(
+        user, teams[0], "TPL-0000001", today - dt.timedelta(days=400)
+    )
+    clones = seeding.clone_courses(
         template, teams, args.patients - 1, user, prefix="P", mixed_states=True
     )
-    timeline = common.build_event_course(user, teams[1], args.events)
-    common.vacuum_analyze()
+    timeline = seeding.build_event_course(user, teams[1], args.events)
+    database.vacuum_analyze()
     open_ids = [cid for cid, state in clones if state != "closed"]
     states = dict.fromkeys(("surveillance", "recurrence", "closed"), 0)
     for _, state in clones:
@@ -201,7 +204,7 @@ def query_pass(seeded: dict, eps: dict, show_sql: bool) -> tuple[dict, Path]:
             raise RuntimeError(
                 f"{name}: in-process {response.status_code} {response.content[:300]!r}"
             )
-        sqls = common.statements(ctx.captured_queries)
+        sqls = database.statements(ctx.captured_queries)
         found[name] = {
             "queries": len(sqls),
             "count_queries": sum(1 for sql in sqls if COUNT_SQL.search(sql)),
@@ -221,7 +224,7 @@ def profile_pass(seeded: dict, eps: dict, calls: int) -> None:
         spec = eps[name]
         for _ in range(10):
             call_in_process(client, spec)
-        common.profile_calls(name, lambda spec=spec: call_in_process(client, spec), calls)
+        measure.profile_calls(name, lambda spec=spec: call_in_process(client, spec), calls)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,15 +253,15 @@ def load_all(
                 method, path, body = _resolve(spec)
                 return client.call(method, path, body)[0]
 
-            meter = common.CpuMeter(db, server_pgid=server_pgid)
+            meter = measure.CpuMeter(db, server_pgid=server_pgid)
             parts[name].append(
-                common.run_load(
+                load.run_load(
                     name, clients[:concurrency], task, size, warmup if r == 0 else 0, meter=meter
                 )
             )
     results = {}
     for name, spec in eps.items():
-        result = results[name] = common.merge_results(parts[name])
+        result = results[name] = measure.merge_results(parts[name])
         expected = spec[3]
         log(
             f"c={concurrency:<2} {name:<11} {result.rps:7.0f} req/s  p50 {result.ms(50):6.2f} ms  "
@@ -295,9 +298,9 @@ def print_table(title: str, results: dict, eps: dict, queries: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    common.install_signal_handlers()
+    servers.install_signal_handlers()
     started = time.perf_counter()
-    common.prepare_database(args.db)
+    database.prepare_database(args.db)
     seeded = seed(args)
     # The in-process pass and the profiles take their POST targets from the end of the pool,
     # the load from the start: every POST hits a course no other POST touched.
@@ -305,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = seeded["open_ids"]
     eps_local = endpoints(seeded["timeline"], pool[-reserve:])
     queries, static_file = query_pass(seeded, eps_local, args.show_sql)
-    server = common.Gunicorn(
+    server = servers.Gunicorn(
         args.db,
         workers=args.workers,
         extra_env={
@@ -320,12 +323,12 @@ def main(argv: list[str] | None = None) -> int:
         needed = args.warmup + args.requests + args.warmup_c1 + args.requests_c1
         if needed > len(pool) - reserve:
             log(f"note: {needed} POSTs over {len(pool) - reserve} open courses: some get two")
-        busy = common.machine_busy(1.0)
+        busy = measure.machine_busy(1.0)
         load_start = os.getloadavg()[0]
         log(f"machine before the load: {busy:.0%} of CPU busy, load average {load_start:.2f}")
         server.start()
         t0 = time.perf_counter()
-        clients = common.clients_with_tokens(server.port, args.concurrency)
+        clients = load.clients_with_tokens(server.port, args.concurrency)
         log(f"{len(clients)} JWTs from /api/v1/auth/token/ in {time.perf_counter() - t0:.1f} s")
         pgid = server.proc.pid
         high = load_all(

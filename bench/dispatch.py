@@ -62,12 +62,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from celery import shared_task
 
-from bench import _common as common
-from bench._common import Contact, log
+from bench import database, loaders, measure, servers
+from bench.database import log
+from bench.loaders import Contact
 
 TARGET_RPS = 5000.0
 NOOP_QUEUE = "bench_noop"
-CELERY = str(common.ROOT / ".venv" / "bin" / "celery")
+CELERY = str(database.ROOT / ".venv" / "bin" / "celery")
 KINDS = ("imaging", "visit", "cga", "symptom_check", "ssa_injection")
 LANGUAGES = ("en", "en", "en", "pt", "es", "fr")
 # Zones across the offsets; the seed uses those where it is day now.
@@ -80,13 +81,13 @@ ZONES = (
 WORKER_ENV = {
     "DJANGO_ENV": "production",
     "DJANGO_SETTINGS_MODULE": "netcare.settings",
-    "SECRET_KEY": common.SERVER_ENV["SECRET_KEY"],
+    "SECRET_KEY": database.SERVER_ENV["SECRET_KEY"],
     "ALLOWED_HOSTS": "127.0.0.1",
     "CONN_MAX_AGE": "60",
     "SMS_BACKEND": "alerts.testing.RecordingSMSBackend",
     "EMAIL_BACKEND": "alerts.testing.RecordingEmailBackend",
     "LOG_LEVEL": "INFO",
-    "PYTHONPATH": str(common.ROOT),
+    "PYTHONPATH": str(database.ROOT),
 }
 # What a dispatch profile is worth showing (the app's steps, then the ORM and the driver).
 DISPATCH_FOCUS = (
@@ -174,7 +175,7 @@ def _stop_group(proc: subprocess.Popen | None, grace: float = 15) -> None:
 
 class RedisServer:
     def __init__(self):
-        self.port = common.free_port()
+        self.port = servers.free_port()
         self.proc: subprocess.Popen | None = None
         self.logpath = _logfile("bench-redis-")
 
@@ -217,7 +218,7 @@ class Worker:
     def __init__(self, db: str, broker: str, cache: str, args: argparse.Namespace):
         self.name = f"bench-{uuid.uuid4().hex[:6]}@dispatch"
         self.env = os.environ | WORKER_ENV | {
-            "DATABASE_URL": common.database_url(db), "CELERY_BROKER_URL": broker,
+            "DATABASE_URL": database.database_url(db), "CELERY_BROKER_URL": broker,
             "REDIS_URL": cache, "ALERTS_BATCH_SIZE": str(args.batch_size),
         }  # fmt: skip
         self.env.pop("DEBUG", None)
@@ -231,7 +232,7 @@ class Worker:
                "--include", "bench.dispatch"]  # fmt: skip
         with open(self.logpath, "ab") as logfile:
             self.proc = subprocess.Popen(
-                cmd, cwd=common.ROOT, env=self.env, stdout=logfile, stderr=subprocess.STDOUT,
+                cmd, cwd=database.ROOT, env=self.env, stdout=logfile, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + 90
@@ -274,7 +275,7 @@ def django_setup(db: str, redis_server: RedisServer) -> None:
     """This process: development settings, DEBUG off, the private broker and cache, and the
     recording backends (for the in-process pass)."""
     os.environ.update({
-        "DATABASE_URL": common.database_url(db), "DJANGO_ENV": "development", "DEBUG": "false",
+        "DATABASE_URL": database.database_url(db), "DJANGO_ENV": "development", "DEBUG": "false",
         "DJANGO_SETTINGS_MODULE": "netcare.settings", "CONN_MAX_AGE": "60",
         "CELERY_BROKER_URL": redis_server.url(0), "REDIS_URL": redis_server.url(1),
         "SMS_BACKEND": WORKER_ENV["SMS_BACKEND"], "EMAIL_BACKEND": WORKER_ENV["EMAIL_BACKEND"],
@@ -327,15 +328,15 @@ def seed(args: argparse.Namespace, now: dt.datetime) -> dict:
 
     ids = range(1, courses + 1)
     stamp = now.isoformat()
-    with common.seeding_connection(args.db) as conn:
-        common.copy_teams(conn, args.teams)
-        common.copy_courses(
+    with loaders.seeding_connection(args.db) as conn:
+        loaders.copy_teams(conn, args.teams)
+        loaders.copy_courses(
             conn, ids, teams=args.teams, now=now,
             state_of=lambda i: "ssa" if kind_of(i) == "ssa_injection" else "surveillance",
             contact_of=contact, surgery_on=lambda i: today - dt.timedelta(days=200 + i % 1500),
             mrn_prefix="D",
         )  # fmt: skip
-        common.copy_lines(
+        loaders.copy_lines(
             conn, "surveillance_scheduleditem",
             ["id", "kind", "due_on", "window_start", "window_end", "why", "source", "active",
              "updated_at", "course_id"],
@@ -343,7 +344,7 @@ def seed(args: argparse.Namespace, now: dt.datetime) -> dict:
              f"{due_of(i) + dt.timedelta(days=14)}\tbench: {kind_of(i)} per the plan\t"
              f"CLINICAL.md §2\tt\t{stamp}\t{i}" for i in ids),
         )  # fmt: skip
-        common.reset_sequences(
+        loaders.reset_sequences(
             conn,
             ["treatments_careteam", "treatments_patient", "treatments_diagnosis",
              "treatments_surgery", "treatments_course", "surveillance_scheduleditem"],
@@ -367,7 +368,7 @@ def seed(args: argparse.Namespace, now: dt.datetime) -> dict:
         ],
         batch_size=2000,
     )  # fmt: skip
-    common.vacuum_analyze()
+    database.vacuum_analyze()
     log(f"seeded {courses:,} courses and {args.reminders:,} pending reminders in "
         f"{time.perf_counter() - t0:.1f} s; patients' zones: {', '.join(zones)}")  # fmt: skip
     return {"courses": courses, "zones": zones}
@@ -402,7 +403,7 @@ PENDING_SQL = (
 def run_dispatch(args, app, conn, worker: Worker) -> dict:
     reset(conn, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     log_mark = len(worker.log_text())
-    meter = common.CpuMeter(args.db, server_pgid=worker.proc.pid).start()
+    meter = measure.CpuMeter(args.db, server_pgid=worker.proc.pid).start()
     t0_epoch = time.time()
     t0 = time.perf_counter()
     app.send_task("alerts.dispatch")
@@ -465,7 +466,7 @@ def run_noop(args, app, worker: Worker, redis_server: RedisServer) -> dict:
             app.send_task("bench.noop", queue=NOOP_QUEUE, producer=producer)
     enqueue = time.perf_counter() - t_enqueue
     queued = client.llen(NOOP_QUEUE)
-    meter = common.CpuMeter(args.db, server_pgid=worker.proc.pid).start()
+    meter = measure.CpuMeter(args.db, server_pgid=worker.proc.pid).start()
     t0 = time.perf_counter()
     app.control.add_consumer(NOOP_QUEUE, destination=[worker.name], reply=True, timeout=5)
     deadline = t0 + args.timeout
@@ -494,7 +495,7 @@ def in_process(args, conn) -> dict:
     batches = max(1, min(20, args.reminders // args.batch_size // 2))
     reset(conn, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     services.dispatch_batch(batch_size=args.batch_size)  # warm-up: imports, templates
-    meter = common.CpuMeter(args.db, include_self=True).start()
+    meter = measure.CpuMeter(args.db, include_self=True).start()
     t0 = time.perf_counter()
     sent = 0
     for _ in range(batches):
@@ -510,7 +511,7 @@ def profile(args, conn) -> None:
 
     reset(conn, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     calls = max(1, min(5, args.reminders // args.batch_size // 2))
-    common.profile_calls(
+    measure.profile_calls(
         f"alerts.services.dispatch_batch (batch size {args.batch_size}, due dates "
         f"{args.due_dates})",
         lambda: services.dispatch_batch(batch_size=args.batch_size),
@@ -547,7 +548,7 @@ def report(args, seeded, dispatches, noops, local, machine) -> bool:
         lat = d["latencies"]
         tasks = "-" if d["enqueued_batches"] is None else f"{1 + d['enqueued_batches']}"
         print(f"{r + 1:<6}{'dispatch':<10}{d['sent']:>8,}{d['wall']:>8.2f}{d['rps']:>8.0f}"
-              f"{common.percentile(lat, 50) * 1000:>8.0f}{common.percentile(lat, 99) * 1000:>8.0f}"
+              f"{measure.percentile(lat, 50) * 1000:>8.0f}{measure.percentile(lat, 99) * 1000:>8.0f}"
               f"{d['duplicates']:>5}{d['claims']:>7}{tasks:>7}  {us(d['app_cpu'], d['sent'])} + "
               f"{us(d['db_cpu'], d['sent'])}; {dict(sorted(d['statuses'].items()))}")  # fmt: skip
     print("(units: no-op tasks or reminders sent; wall: dispatch from enqueueing alerts.dispatch "
@@ -557,8 +558,8 @@ def report(args, seeded, dispatches, noops, local, machine) -> bool:
           "that sent; tasks: alerts.dispatch + the dispatch_batch tasks it enqueued; CPU: the "
           "worker's process group and the database's PostgreSQL backends, from /proc)")  # fmt: skip
     stamped = sorted(x for d in dispatches for x in d["stamped"])
-    print(f"reminder.sent_at - enqueue: p50 {common.percentile(stamped, 50) * 1000:.0f} ms, "
-          f"p99 {common.percentile(stamped, 99) * 1000:.0f} ms - sent_at is the start of the "
+    print(f"reminder.sent_at - enqueue: p50 {measure.percentile(stamped, 50) * 1000:.0f} ms, "
+          f"p99 {measure.percentile(stamped, 99) * 1000:.0f} ms - sent_at is the start of the "
           f"batch's task, not the send: tasks.dispatch_batch passes its start time as `now`, "
           f"which the service uses as a fixed clock")  # fmt: skip
 
@@ -595,8 +596,8 @@ def report(args, seeded, dispatches, noops, local, machine) -> bool:
           f"worker; CPU {noop_cpu * 1e6:.0f} µs per task")  # fmt: skip
     print(f"ratio reminders/s ÷ no-op tasks/s: {rps_med / tps_med:.2f} (> 1 expected: one task "
           f"carries a batch of up to {args.batch_size} reminders)")  # fmt: skip
-    print(f"enqueue -> sent latency over all rounds: p50 {common.percentile(lat_all, 50) * 1000:.0f} ms, "
-          f"p99 {common.percentile(lat_all, 99) * 1000:.0f} ms (the whole backlog is enqueued at "
+    print(f"enqueue -> sent latency over all rounds: p50 {measure.percentile(lat_all, 50) * 1000:.0f} ms, "
+          f"p99 {measure.percentile(lat_all, 99) * 1000:.0f} ms (the whole backlog is enqueued at "
           f"once, so these follow the wall time)")  # fmt: skip
     print(
         f"[{verdict(met)}] ≥ {TARGET_RPS:.0f} reminders/s with two worker processes: {rps_med:.0f}"
@@ -614,7 +615,7 @@ def report(args, seeded, dispatches, noops, local, machine) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    common.install_signal_handlers()
+    servers.install_signal_handlers()
     started = time.perf_counter()
     redis_server = RedisServer()
     worker = None
@@ -622,8 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         redis_server.start()
         t0 = time.perf_counter()
-        common.recreate_database(args.db)
-        common.migrate(args.db)
+        database.recreate_database(args.db)
+        database.migrate(args.db)
         django_setup(args.db, redis_server)
         log(f"database {args.db} created and migrated in {time.perf_counter() - t0:.1f} s")
         import psycopg
@@ -632,11 +633,11 @@ def main(argv: list[str] | None = None) -> int:
 
         seeded = seed(args, dt.datetime.now(dt.UTC))
         conn = psycopg.connect(
-            host=common.PG_HOST, port=common.PG_PORT, user=common.PG_USER, dbname=args.db,
+            host=database.PG_HOST, port=database.PG_PORT, user=database.PG_USER, dbname=args.db,
             autocommit=True,
         )  # fmt: skip
         worker = Worker(args.db, redis_server.url(0), redis_server.url(1), args).start(app)
-        busy = common.machine_busy(1.0)
+        busy = measure.machine_busy(1.0)
         load_start = os.getloadavg()[0]
         log(f"machine before the rounds: {busy:.0%} of CPU busy, load average {load_start:.2f}")
         dispatches, noops = [], []
@@ -671,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
                 from django.db import connections
 
                 connections.close_all()
-            common.drop_database(args.db)
+            database.drop_database(args.db)
             log(f"database {args.db} dropped (--keep-db keeps it)")
     return 0
 

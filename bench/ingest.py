@@ -36,8 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _common as common
-from bench._common import LoadResult, fmt, log
+from bench import database, load, measure, seeding, servers
+from bench.database import log
+from bench.measure import LoadResult, fmt
 
 TARGET_API_C4 = 500.0
 
@@ -118,14 +119,16 @@ class Pool:
 
 def seed(args: argparse.Namespace, runs: int) -> dict:
     t0 = time.perf_counter()
-    teams = common.create_teams(4)
-    user = common.create_bench_user(teams)
+    teams = seeding.create_teams(4)
+    user = seeding.create_bench_user(teams)
     today = dt.date.today()
-    template = common.register_course(user, teams[0], "TPL-0000001", today - dt.timedelta(days=400))
+    template = seeding.register_course(
+        user, teams[0], "TPL-0000001", today - dt.timedelta(days=400)
+    )
     per_run = args.events + args.warmup
     count = runs * per_run + 4 * args.profile + 10
-    clones = common.clone_courses(template, teams, count, user, prefix="I", mixed_states=False)
-    common.vacuum_analyze()
+    clones = seeding.clone_courses(template, teams, count, user, prefix="I", mixed_states=False)
+    database.vacuum_analyze()
     log(f"seeded {count} open courses in {time.perf_counter() - t0:.1f} s")
     return {"user": user, "pool": Pool([cid for cid, _ in clones])}
 
@@ -139,10 +142,10 @@ class Ledger:
     """Row counts of the event log, the history tables and the read log, before and after."""
 
     def __init__(self):
-        self.tables = ["treatments_courseevent", "netcare_readaccess", *common.history_tables()]
+        self.tables = ["treatments_courseevent", "netcare_readaccess", *database.history_tables()]
 
     def snapshot(self) -> dict[str, int]:
-        return common.table_counts(self.tables)
+        return database.table_counts(self.tables)
 
     @staticmethod
     def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
@@ -175,7 +178,7 @@ def pg_connections(db: str, count: int) -> list:
 
     return [
         psycopg.connect(
-            host=common.PG_HOST, port=common.PG_PORT, user=common.PG_USER, dbname=db,
+            host=database.PG_HOST, port=database.PG_PORT, user=database.PG_USER, dbname=db,
             autocommit=True,
         )
         for _ in range(count)
@@ -207,7 +210,7 @@ def run_floor(args, seeded, ledger, concurrency: int) -> tuple[LoadResult, dict]
     conns = pg_connections(args.db, concurrency)
     try:
         warm = iter(seeded["pool"].take(args.warmup))
-        common.run_load(
+        load.run_load(
             "warm",
             conns,
             lambda c: floor_event(c, next(warm), user_id, args.event_type),
@@ -215,10 +218,10 @@ def run_floor(args, seeded, ledger, concurrency: int) -> tuple[LoadResult, dict]
         )
         ids = iter(seeded["pool"].take(args.events))
         before = ledger.snapshot()
-        result = common.run_load(
+        result = load.run_load(
             f"floor c={concurrency}", conns,
             lambda c: floor_event(c, next(ids), user_id, args.event_type), args.events,
-            meter=common.CpuMeter(args.db, include_self=True),
+            meter=measure.CpuMeter(args.db, include_self=True),
         )  # fmt: skip
         return result, ledger.delta(before, ledger.snapshot())
     finally:
@@ -243,7 +246,7 @@ def run_service(args, seeded, ledger) -> tuple[LoadResult, dict]:
     ids = seeded["pool"].take(args.events)
     before = ledger.snapshot()
     latencies = []
-    meter = common.CpuMeter(args.db, include_self=True).start()
+    meter = measure.CpuMeter(args.db, include_self=True).start()
     t0 = time.perf_counter()
     for course_id in ids:
         t1 = time.perf_counter()
@@ -281,16 +284,16 @@ def run_api(
 
         return task
 
-    warm = common.run_load(
+    warm = load.run_load(
         "warm", clients[:concurrency], poster(iter(seeded["pool"].take(args.warmup))), args.warmup
     )
     if warm.non_2xx:
         raise RuntimeError(f"warm-up POSTs answered {warm.status_text()}")
     ids = iter(seeded["pool"].take(args.events))
     before = ledger.snapshot()
-    result = common.run_load(
+    result = load.run_load(
         f"api c={concurrency}", clients[:concurrency], poster(ids), args.events,
-        meter=common.CpuMeter(args.db, server_pgid=server_pgid),
+        meter=measure.CpuMeter(args.db, server_pgid=server_pgid),
     )  # fmt: skip
     return result, ledger.delta(before, ledger.snapshot())
 
@@ -318,9 +321,9 @@ def run_one_course_api(
         return status, elapsed
 
     before = ledger.snapshot()
-    result = common.run_load(
+    result = load.run_load(
         "api one course c=8", clients[:8], task, args.one_course,
-        meter=common.CpuMeter(args.db, server_pgid=server_pgid),
+        meter=measure.CpuMeter(args.db, server_pgid=server_pgid),
     )  # fmt: skip
     return result, ledger.delta(before, ledger.snapshot()), codes
 
@@ -337,12 +340,12 @@ def run_one_course_floor(args, seeded, ledger, course_id: int) -> tuple[LoadResu
 
     try:
         before = ledger.snapshot()
-        result = common.run_load(
+        result = load.run_load(
             "floor one course c=8",
             conns,
             task,
             args.one_course,
-            meter=common.CpuMeter(args.db, include_self=True),
+            meter=measure.CpuMeter(args.db, include_self=True),
         )
         return result, ledger.delta(before, ledger.snapshot())
     finally:
@@ -372,7 +375,7 @@ def profile_pass(args, seeded) -> None:
     }  # fmt: skip
     for k, (name, job) in enumerate(jobs.items()):
         part = iter(ids[k * 2 * args.profile : (k + 1) * 2 * args.profile])
-        common.profile_calls(name, lambda job=job, part=part: job(next(part)), args.profile)
+        measure.profile_calls(name, lambda job=job, part=part: job(next(part)), args.profile)
 
 
 def count_queries(seeded, course_id: int, kind: str) -> tuple[int, int]:
@@ -403,8 +406,8 @@ def count_queries(seeded, course_id: int, kind: str) -> tuple[int, int]:
         raise RuntimeError(
             f"in-process POST answered {response.status_code}: {response.content[:300]!r}"
         )
-    return len(common.statements(service_ctx.captured_queries)), len(
-        common.statements(api_ctx.captured_queries)
+    return len(database.statements(service_ctx.captured_queries)), len(
+        database.statements(api_ctx.captured_queries)
     )
 
 
@@ -439,10 +442,10 @@ def print_runs(rows: list[tuple[LoadResult, dict, LoadResult | None]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    common.install_signal_handlers()
+    servers.install_signal_handlers()
     started = time.perf_counter()
     runs = 2 * len(args.levels) + 1
-    common.prepare_database(args.db)
+    database.prepare_database(args.db)
     seeded = seed(args, runs)
     ledger = Ledger()
     pool = seeded["pool"]
@@ -463,14 +466,14 @@ def main(argv: list[str] | None = None) -> int:
     log(f"floor one course c=8: {floor_one[0].statuses}")
 
     api: dict[int, tuple] = {}
-    server = common.Gunicorn(args.db, workers=args.workers)
-    busy = common.machine_busy(1.0)
+    server = servers.Gunicorn(args.db, workers=args.workers)
+    busy = measure.machine_busy(1.0)
     log(
         f"machine before the API runs: {busy:.0%} of CPU busy, load average {os.getloadavg()[0]:.2f}"
     )
     try:
         server.start()
-        clients = common.clients_with_tokens(server.port, max([*args.levels, 8]))
+        clients = load.clients_with_tokens(server.port, max([*args.levels, 8]))
         for level in args.levels:
             api[level] = run_api(args, seeded, ledger, clients, server.proc.pid, level)
             log(f"api c={level}: {api[level][0].rps:.0f} events/s {api[level][0].status_text()}")

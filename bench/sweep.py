@@ -47,8 +47,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _common as common
-from bench._common import Contact, log
+from bench import database, loaders, measure, servers
+from bench.database import log
+from bench.loaders import Contact
 
 TARGET_FIRST = 1.5
 TARGET_SECOND = 2.0
@@ -230,19 +231,19 @@ class Seeder:
         tables = ["treatments_patient", "treatments_diagnosis", "treatments_surgery",
                   "treatments_course", "surveillance_scheduleditem"]  # fmt: skip
         with (
-            common.seeding_connection(db) as conn,
-            common.secondary_indexes_dropped(conn, tables),
+            loaders.seeding_connection(db) as conn,
+            loaders.secondary_indexes_dropped(conn, tables),
         ):
             if self.seeded == 0:
-                common.copy_teams(conn, self.args.teams)
-            common.copy_courses(
+                loaders.copy_teams(conn, self.args.teams)
+            loaders.copy_courses(
                 conn, ids, teams=self.args.teams, now=self.now, state_of=state_of,
                 contact_of=self.contact, surgery_on=self.surgery_on, mrn_prefix="S",
             )  # fmt: skip
-            self.items += common.copy_lines(
+            self.items += loaders.copy_lines(
                 conn, "surveillance_scheduleditem", ITEM_COLUMNS, self.item_lines(ids)
             )
-            common.reset_sequences(conn, ["treatments_careteam", *tables])
+            loaders.reset_sequences(conn, ["treatments_careteam", *tables])
         self.seeded = total
         return time.perf_counter() - t0
 
@@ -271,7 +272,7 @@ class Bench:
         import psycopg
 
         self.conn = psycopg.connect(
-            host=common.PG_HOST, port=common.PG_PORT, user=common.PG_USER, dbname=args.db,
+            host=database.PG_HOST, port=database.PG_PORT, user=database.PG_USER, dbname=args.db,
             autocommit=True,
         )  # fmt: skip
         self.fraction = None
@@ -440,13 +441,13 @@ def uses_partial_index(plan: list[str]) -> bool:
 
 def rss_probe(db: str, today: str, now: str) -> None:
     """Child mode: set Django up, then run the sweep (rolled back); print RSS as JSON."""
-    common.django_setup(db)
+    database.django_setup(db)
     from django.db import connection, transaction
 
     from alerts import services
 
     connection.ensure_connection()
-    before, _ = common.rss_kb()
+    before, _ = measure.rss_kb()
     with transaction.atomic():
         t0 = time.perf_counter()
         inserted = services.sweep(
@@ -454,7 +455,7 @@ def rss_probe(db: str, today: str, now: str) -> None:
         )
         seconds = time.perf_counter() - t0
         transaction.set_rollback(True)
-    after, peak = common.rss_kb()
+    after, peak = measure.rss_kb()
     print(json.dumps({
         "inserted": inserted, "seconds": seconds, "rss_before_kb": before, "rss_after_kb": after,
         "vm_hwm_kb": peak, "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -464,9 +465,9 @@ def rss_probe(db: str, today: str, now: str) -> None:
 def run_probe(bench: Bench) -> dict:
     bench.truncate()
     out = subprocess.run(
-        [common.PYTHON, __file__, "--rss-probe", bench.args.db, bench.today.isoformat(),
+        [database.PYTHON, __file__, "--rss-probe", bench.args.db, bench.today.isoformat(),
          bench.now.isoformat()],
-        cwd=common.ROOT, env=os.environ | {"PYTHONPATH": str(common.ROOT)}, check=True,
+        cwd=database.ROOT, env=os.environ | {"PYTHONPATH": str(database.ROOT)}, check=True,
         capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -586,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rss_probe:
         rss_probe(*args.rss_probe)
         return 0
-    common.install_signal_handlers()
+    servers.install_signal_handlers()
     try:
         return run(args)
     finally:
@@ -595,13 +596,13 @@ def main(argv: list[str] | None = None) -> int:
                 from django.db import connections
 
                 connections.close_all()
-            common.drop_database(args.db)
+            database.drop_database(args.db)
             log(f"database {args.db} dropped (--keep-db keeps it)")
 
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    common.prepare_database(args.db)
+    database.prepare_database(args.db)
     bench = Bench(args)
     seeder = Seeder(args, bench.today, bench.now)
     sizes = [n for n in (args.small, args.courses) if n > 0]
@@ -612,7 +613,7 @@ def run(args: argparse.Namespace) -> int:
             f"+{spent:.1f} s")  # fmt: skip
         spent = bench.place(args.due_fraction)
         t0 = time.perf_counter()
-        common.vacuum_analyze()
+        database.vacuum_analyze()
         log(f"due fraction {args.due_fraction:g} placed in {spent:.1f} s; VACUUM ANALYZE "
             f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
         measured.append(measure_size(bench, size, args.rounds))
