@@ -82,7 +82,7 @@ class EventCreateSchema(OpenApiSerializerExtension):
             "oneOf": [{"$ref": ref} for ref in mapping.values()],
             "discriminator": {"propertyName": "type", "mapping": mapping},
             "description": "One clinical event: `type` picks the shape of `data` "
-            '(docs/api.md, "Event types").',
+            "(docs/api.md#event-types).",
         }
 
     @staticmethod

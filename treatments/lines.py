@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from . import machine
 
-# Route and interval of each agent (docs/clinical-rules.md, Treatment lines); the dose comes
+# Route and interval of each agent (docs/clinical-rules.md#treatment-lines); the dose comes
 # from the event.
 AGENT_ROUTE_INTERVAL: Final[Mapping[str, tuple[str, int | None]]] = {
     "octreotide_lar": ("intramuscular", machine.SSA_INTERVAL_DAYS),
@@ -65,7 +65,7 @@ def line_end_reason(event_type: str, data: Mapping[str, Any]) -> str | None:
 
     Progression ends the line it happened on (the next line is a new decision); starting
     another line switches; closing the course ends everything with the closing reason
-    (docs/clinical-rules.md, Treatment lines). ValueError for an unknown event type.
+    (docs/clinical-rules.md#treatment-lines). ValueError for an unknown event type.
     """
     event = machine.EventType(event_type)
     if event is machine.EventType.PROGRESSION_DETECTED:

@@ -13,7 +13,7 @@ Strict on purpose: unknown keys are errors (a misspelt ``ned`` must not silently
 patient back to surveillance), numbers must be JSON numbers and not booleans or text, and
 dates must be real calendar days. The clinical limits (a labelled dose, a PRRT activity) are
 not payload checks: they are the guideline guards of ``treatments.machine`` (422,
-overridable). The fields are listed in docs/api.md ("Event types").
+overridable). The fields are listed in docs/api.md#event-types.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ UNKNOWN_TYPE: Final = f"Unknown event type. Expected one of: {', '.join(EventTyp
 
 
 # --------------------------------------------------------------------------------------------
-# The payload of each event type (docs/api.md, "Event types")
+# The payload of each event type (docs/api.md#event-types)
 # --------------------------------------------------------------------------------------------
 
 

@@ -18,8 +18,7 @@ def registration_warnings(*, nodes_examined: int, margin: str, m: str) -> list[G
 
     ``nodes_examined`` is the count of lymph nodes in the specimen, ``margin`` "R0", "R1" or
     "R2", ``m`` the AJCC M category ("M0", "M1a", ...). Returns non-blocking GuardResults, in
-    this order: too few nodes, an incomplete margin, distant metastasis (docs/clinical-rules.md,
-    Pitfalls). Nothing here refuses a registration.
+    this order: too few nodes, an incomplete margin, distant metastasis (docs/clinical-rules.md#pitfalls). Nothing here refuses a registration.
     """
     warnings = []
     if nodes_examined < MIN_NODES_EXAMINED:
@@ -53,7 +52,7 @@ def registration_warnings(*, nodes_examined: int, margin: str, m: str) -> list[G
                 guard="distant_metastasis_at_registration",
                 reason="Distant metastasis is recorded on a course registered after complete "
                 "resection; check that every site was resected.",
-                source="AJCC 8th edition; docs/clinical-rules.md, Pitfalls",
+                source="AJCC 8th edition; docs/clinical-rules.md#pitfalls",
                 evidence="product rule",
                 overridable=True,
                 blocking=False,

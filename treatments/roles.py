@@ -41,7 +41,7 @@ def role_of(user: AbstractBaseUser | AnonymousUser | None) -> Role:
 
 
 def may_override_guards(user: AbstractBaseUser | None) -> bool:
-    """Only a clinician may override a guideline guard (docs/clinical-rules.md, first section)."""
+    """Only a clinician may override a guideline guard (docs/clinical-rules.md#how-to-read-this-rule-book)."""
     return role_of(user) == Role.CLINICIAN
 
 

@@ -1,7 +1,6 @@
 """The OpenAPI document publishes each event type's payload, and the guides' requests fit it.
 
-The expected fields, ranges, units and choices are written out from docs/api.md ("Event
-types"), not read from the code. The walk-through's request bodies are read from the guides
+The expected fields, ranges, units and choices are written out from docs/api.md#event-types, not read from the code. The walk-through's request bodies are read from the guides
 themselves (docs/api.md and the README), so a guide that drifts from the API fails here.
 """
 

@@ -1,4 +1,4 @@
-"""Recording events on a course (docs/architecture.md, "The event flow"; docs/api.md).
+"""Recording events on a course (docs/architecture.md#the-event-flow; docs/api.md#event-types).
 
 Every course is registered and moved through `record_event`; the expected transitions are the
 docs/api.md table written out here, so a drift of the machine or the service fails a test.
@@ -69,7 +69,7 @@ TABLE: list[tuple[str, str, dict[str, Any], str]] = [
 ]
 ALLOWED = {(source, event) for source, event, _, _ in TABLE}
 EVENT_TYPES = list(dict.fromkeys(event for _, event, _, _ in TABLE))
-# Line-starting events and the category of the line they open (docs/clinical-rules.md, Treatment lines).
+# Line-starting events and the category of the line they open (docs/clinical-rules.md#treatment-lines).
 OPENS_LINE = {
     "ssa_started": "ssa",
     "prrt_started": "prrt",

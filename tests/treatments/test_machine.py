@@ -2,7 +2,7 @@
 
 The expected table is written out literally (``event_cases``), not imported from the code, so a
 change to ``TRANSITIONS`` that drifts from the contract fails here. The guards are those of
-docs/clinical-rules.md ("Treatment lines").
+docs/clinical-rules.md#treatment-lines.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Event payloads: the pydantic models validate each event's data and publish its schema.
 
-The fields, ranges and choices are written out here from docs/api.md ("Event types"), not
+The fields, ranges and choices are written out here from docs/api.md#event-types, not
 read from the models, so a model that drifts from the published payloads fails.
 """
 
@@ -27,7 +27,7 @@ from treatments.payloads import (
     validate_data,
 )
 
-# Required fields per event, copied from the data column of docs/api.md ("Event types").
+# Required fields per event, copied from the data column of docs/api.md#event-types.
 REQUIRED_FIELDS = [
     ("recurrence_detected", "site"),
     ("recurrence_detected", "resectable"),
@@ -339,7 +339,7 @@ def test_a_form_s_decimal_is_read_as_a_number():
 
 # --- The published schema is the validator's ------------------------------------------------
 
-# Every numeric field with its documented range and unit (docs/api.md, "Event types"):
+# Every numeric field with its documented range and unit (docs/api.md#event-types):
 # (event, field, JSON type, lowest allowed, lowest is allowed itself, highest, unit).
 NUMERIC_FIELDS = [
     ("ssa_started", "dose_mg", "number", 0, False, 1000, "mg"),

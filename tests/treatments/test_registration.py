@@ -1,4 +1,4 @@
-"""Registering a patient's course after surgery (docs/api.md, "Courses"; docs/clinical-rules.md)."""
+"""Registering a patient's course after surgery (docs/api.md#courses; docs/clinical-rules.md)."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def test_it_stamps_only_the_consents_the_patient_gave(coordinator, team_a):
     assert course.patient.sms_consent_at is None
 
 
-# --- Warnings (docs/clinical-rules.md, Pitfalls) ---------------------------------------------
+# --- Warnings (docs/clinical-rules.md#pitfalls) ----------------------------------------------
 
 
 def test_it_warns_when_fewer_than_8_nodes_were_examined(coordinator, team_a):

@@ -1,14 +1,14 @@
 """The course state machine: states, transitions and guideline guards.
 
 Pure: no ORM, no clock, no I/O. ``treatments.services.record_event`` asks it two questions
-and ``treatments.payloads`` a third, in this order (docs/architecture.md, "The event flow"):
+and ``treatments.payloads`` a third, in this order (docs/architecture.md#the-event-flow):
 
 1. is the event allowed from this state?  ``not_allowed`` / ``evaluate``  -> 409
 2. is the payload well formed?            ``treatments.payloads.validate_data`` -> 400
 3. do the guideline guards hold?          ``evaluate``  -> 422 unless a clinician overrides
 
-The transition table is the one in docs/api.md ("Event types"); the guards are those of
-docs/clinical-rules.md ("Treatment lines"), whose guard table is generated from ``GUARDS``.
+The transition table is the one in docs/api.md#event-types; the guards are those of
+docs/clinical-rules.md#treatment-lines, whose guard table is generated from ``GUARDS``.
 Every refusal and warning is a ``GuardResult`` that carries its reason, its source and the
 evidence level, so the API and the admin can show why. No FSM library is used: none models
 "guard failed, a clinician may override with a reason".

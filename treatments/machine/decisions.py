@@ -44,7 +44,7 @@ def not_allowed(state: State | str, event_type: str) -> GuardResult | None:
     return GuardResult(
         guard="transition_not_allowed",
         reason=f"{event} is recorded only from {sources}; the course is in {state}.",
-        source="Events table, docs/api.md (NetCare course state machine)",
+        source="Events table, docs/api.md#event-types (NetCare course state machine)",
         evidence="product rule",
         overridable=False,
         blocking=True,

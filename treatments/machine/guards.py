@@ -3,7 +3,7 @@
 Pure: no ORM, no clock, no I/O. A guard reads ``CourseFacts`` (what the service read from the
 database) and the event's cleaned data, and answers whether the event may go ahead. A failed
 guard is a ``GuardResult`` carrying its reason, its published source and evidence level, and
-whether a clinician may override it. ``docs/clinical-rules.md`` ("Guard table") is generated
+whether a clinician may override it. ``docs/clinical-rules.md#guard-table`` is generated
 from ``GUARDS`` by ``python manage.py rule_book --write``.
 """
 
@@ -49,8 +49,8 @@ class CourseFacts:
     lines: tuple[LineFacts, ...] = ()  # oldest first
     # data of the latest recurrence_detected event, e.g. {"site": "liver", "resectable": True}
     last_recurrence: Mapping[str, Any] | None = field(default=None, hash=False)
-    # The gallbladder is still in place (no cholecystectomy recorded): docs/clinical-rules.md,
-    # Pitfalls.
+    # The gallbladder is still in place (no cholecystectomy recorded):
+    # docs/clinical-rules.md#pitfalls.
     gallbladder_in_place: bool = False
 
     def __post_init__(self) -> None:
@@ -59,7 +59,7 @@ class CourseFacts:
 
 
 # --------------------------------------------------------------------------------------------
-# Guards (docs/clinical-rules.md, Treatment lines and Guard table)
+# Guards (docs/clinical-rules.md#treatment-lines; docs/clinical-rules.md#guard-table)
 # --------------------------------------------------------------------------------------------
 
 
@@ -183,7 +183,7 @@ GUARDS: Final[Mapping[EventType, tuple[Guard, ...]]] = {
             "No evidence of disease is recorded although the margin is R1 or R2; surveillance "
             "assumes a complete resection.",
             "Guideline summary 2025 (surveillance after complete resection); "
-            "docs/clinical-rules.md, Surveillance after resection",
+            "docs/clinical-rules.md#surveillance-after-resection",
             "guideline summary (no level given)",
             lambda facts, data: (
                 not (data.get("ned") is True and data.get("margin") in ("R1", "R2"))
@@ -371,7 +371,7 @@ ADJUVANT_RULE: Final = GuardResult(
 CLOSED_RULE: Final = GuardResult(
     guard="course_closed_is_final",
     reason="Nothing is recorded after a course is closed.",
-    source="NetCare course state machine (docs/clinical-rules.md, States and transitions): "
+    source="NetCare course state machine (docs/clinical-rules.md#states-and-transitions): "
     "closed is terminal",
     evidence="product rule",
     overridable=False,

@@ -1,8 +1,8 @@
 """The course's states, its event types and the transition table between them.
 
 Pure data and pure functions: no ORM, no clock, no I/O. The table is the one published in
-docs/api.md ("Event types") and explained in docs/clinical-rules.md ("States and
-transitions"); the words events use (sites, margins, agents, regimens, close reasons) are
+docs/api.md#event-types and explained in
+docs/clinical-rules.md#states-and-transitions; the words events use (sites, margins, agents, regimens, close reasons) are
 defined here once, for the payload models, the guards and the forms alike.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Final
 
 
 class State(StrEnum):
-    """Where a course stands (docs/clinical-rules.md, "States and transitions")."""
+    """Where a course stands (docs/clinical-rules.md#states-and-transitions)."""
 
     SURVEILLANCE = "surveillance"
     RECURRENCE = "recurrence"
@@ -40,7 +40,7 @@ INITIAL_STATE: Final = State.SURVEILLANCE
 
 
 class EventType(StrEnum):
-    """Event types, in the order of the events table (docs/api.md, "Event types")."""
+    """Event types, in the order of the events table (docs/api.md#event-types)."""
 
     RECURRENCE_DETECTED = "recurrence_detected"
     RESECTION_STARTED = "resection_started"
@@ -83,7 +83,7 @@ def line_category(event_type: str) -> Category | None:
 
 
 # --------------------------------------------------------------------------------------------
-# The transition table (docs/api.md, "Event types": type, from, to)
+# The transition table (docs/api.md#event-types: type, from, to)
 # --------------------------------------------------------------------------------------------
 
 

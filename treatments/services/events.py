@@ -106,7 +106,7 @@ def _check_event_input(
             "Events cannot be dated before the surgery that opened the course."
         ]
     # A re-resection re-anchors surveillance on its date: it must be a real, past operation
-    # of this course (docs/clinical-rules.md, Bad input refused: no date in the future, none
+    # of this course (docs/clinical-rules.md#bad-input-refused: no date in the future, none
     # before the surgery).
     performed = cleaned.get("performed_on")
     if performed is not None:
@@ -155,7 +155,7 @@ def record_event(
     correction: bool = False,
     source: models.Model | None = None,
 ) -> Recorded:
-    """Apply one clinical event to a course (docs/architecture.md, "The event flow").
+    """Apply one clinical event to a course (docs/architecture.md#the-event-flow).
 
     In this order, each refusal writing nothing:
 
