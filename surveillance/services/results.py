@@ -103,7 +103,9 @@ def imaging_record(
     errors |= _notes_errors(notes)
     event_type = RESULT_EVENTS.get(result)
     if event_type is machine.EventType.RECURRENCE_DETECTED:
-        _, data_errors = payloads.validate_data(event_type, {"site": site, "resectable": resectable})
+        _, data_errors = payloads.validate_data(
+            event_type, {"site": site, "resectable": resectable}
+        )
         errors |= data_errors
     if errors:
         raise InvalidInput(errors)
