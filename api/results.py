@@ -1,4 +1,5 @@
-"""Results and checks: imaging studies, lab results and symptom checks (API.md).
+"""Results and checks: imaging studies, lab results and symptom checks
+(docs/api.md#results-and-checks).
 
 Posting one goes through the surveillance services, which record the clinical event it
 implies (recurrence, progression, symptoms reported) through treatments.record_event.

@@ -1,4 +1,5 @@
-"""Request and response shapes of API.md. No clinical rule lives here: services decide."""
+"""Request and response shapes of the API (docs/api.md#resources). No clinical rule lives here:
+services decide."""
 
 import re
 from typing import Any

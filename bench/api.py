@@ -1,7 +1,7 @@
-"""REST API latency and throughput against its two floors (RELIABILITY.md §3.4 c, issue 8).
+"""REST API latency and throughput against its two floors (docs/operations.md#benchmarks, issue 8).
 
     .venv/bin/python bench/api.py            # defaults: 10,000 patients, 600 requests
-    .venv/bin/python bench/api.py --requests 2000 --warmup 200   # the §3.4 size (5-8 min)
+    .venv/bin/python bench/api.py --requests 2000 --warmup 200   # the full size (5-8 min)
     .venv/bin/python bench/api.py --quick    # a smoke run in under 30 s
 
 What it does, in order:
@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=50, help="events on the timeline course")
     parser.add_argument(
         "--requests", type=int, default=600,
-        help="timed requests per endpoint at c=16 (the §3.4 size is 2000 with --warmup 200: "
+        help="timed requests per endpoint at c=16 (the full size is 2000 with --warmup 200: "
         "5-8 minutes on this 2-CPU machine)",
     )  # fmt: skip
     parser.add_argument("--warmup", type=int, default=60, help="untimed requests first (c=16)")

@@ -1,5 +1,5 @@
-"""Reminder dispatch through real Celery workers against bare Celery (RELIABILITY.md §3.4 b and
-item 46, issue 8).
+"""Reminder dispatch through real Celery workers against bare Celery (docs/operations.md#benchmarks,
+issue 8).
 
     .venv/bin/python bench/dispatch.py                     # 20,000 reminders, 3 rounds
     .venv/bin/python bench/dispatch.py --reminders 20000
@@ -342,7 +342,7 @@ def seed(args: argparse.Namespace, now: dt.datetime) -> dict:
              "updated_at", "course_id"],
             (f"{i}\t{kind_of(i)}\t{due_of(i)}\t{due_of(i) - dt.timedelta(days=14)}\t"
              f"{due_of(i) + dt.timedelta(days=14)}\tbench: {kind_of(i)} per the plan\t"
-             f"CLINICAL.md §2\tt\t{stamp}\t{i}" for i in ids),
+             f"docs/clinical-rules.md#default-schedules\tt\t{stamp}\t{i}" for i in ids),
         )  # fmt: skip
         loaders.reset_sequences(
             conn,

@@ -1,4 +1,4 @@
-"""Event ingestion with history, against a raw-SQL floor (RELIABILITY.md §3.4 d, issue 8).
+"""Event ingestion with history, against a raw-SQL floor (docs/operations.md#benchmarks, issue 8).
 
     .venv/bin/python bench/ingest.py            # defaults: 500 events per run
     .venv/bin/python bench/ingest.py --quick    # a smoke run in under 30 s

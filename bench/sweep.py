@@ -1,4 +1,4 @@
-"""The beat sweep at scale against a raw-SQL floor (RELIABILITY.md §3.4 a and item 45, issue 8).
+"""The beat sweep at scale against a raw-SQL floor (docs/operations.md#benchmarks, issue 8).
 
     .venv/bin/python bench/sweep.py                      # 1,000,000 courses, 1 % due
     .venv/bin/python bench/sweep.py --courses 1000000 --due-fraction 0.01
@@ -221,7 +221,8 @@ class Seeder:
                 end = r"\N" if after is None else str(due + dt.timedelta(days=after))
                 yield (
                     f"{i * 5 + k}\t{kind}\t{due}\t{due - dt.timedelta(days=before)}\t{end}\t"
-                    f"bench: {kind} per the plan\tCLINICAL.md §2\t{active}\t{stamp}\t{i}"
+                    f"bench: {kind} per the plan\tdocs/clinical-rules.md#default-schedules\t"
+                    f"{active}\t{stamp}\t{i}"
                 )
 
     def seed_to(self, db: str, total: int) -> float:

@@ -139,7 +139,7 @@ class CourseOverviewAdmin(CourseAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         # 404, not the admin's "does not exist" redirect: another team's course is not ours
-        # to confirm or deny (DESIGN.md, API shape).
+        # to confirm or deny (docs/api.md#roles-and-scoping).
         course = self._course_or_404(request, object_id)
         overview = course_overview(
             course,

@@ -95,6 +95,26 @@ def test_no_doc_sends_the_reader_to_a_file_outside_the_repository(page):
     assert OUTSIDE_FILES.findall(hand_written(page)) == []
 
 
+def test_no_code_comment_or_message_cites_a_file_outside_the_repository():
+    # This file alone names them, to find them.
+    this = Path(__file__).resolve()
+    citing = {
+        f"{path.relative_to(ROOT)}: {', '.join(sorted(set(found)))}"
+        for path in source_files()
+        if path.resolve() != this and DOCS not in path.parents
+        for found in [OUTSIDE_FILES.findall(path.read_text(encoding="utf-8", errors="replace"))]
+        if found
+    }
+    assert sorted(citing) == []
+
+
+def test_the_outside_file_pattern_finds_every_way_they_are_cited():
+    cited = ["CLINICAL.md §2", "`API.md`", "see DESIGN.md.", "(RELIABILITY.md item 9)",
+             "STYLE.md, habit 1", "clinical-sources.md §2.4"]  # fmt: skip
+    assert [bool(OUTSIDE_FILES.search(text)) for text in cited] == [True] * len(cited)
+    assert not OUTSIDE_FILES.search("docs/clinical-rules.md#sources and docs/api.md#errors")
+
+
 def environment_variables() -> set[str]:
     """The variables netcare/settings.py and alerts/conf.py read from the environment."""
     settings_text = (ROOT / "netcare" / "settings.py").read_text(encoding="utf-8")

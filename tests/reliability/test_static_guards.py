@@ -9,7 +9,7 @@ docs/architecture.md#the-audit-trail).
 - No history bypass: no code calls QuerySet.update(), bulk_update() or bulk_create() on a
   model django-simple-history tracks (those write no history row), nor runs raw SQL that
   writes its table, outside an explicit allow-list. The database-level refusal of UPDATE and
-  DELETE on the event log (item 42) is tests/treatments/test_events.py
+  DELETE on the event log is tested by tests/treatments/test_events.py
   ::test_the_database_refuses_raw_sql_that_rewrites_the_log.
 
 Both scan alerts/, surveillance/, treatments/ and netcare/ (migrations excluded: they run on

@@ -476,7 +476,8 @@ def test_an_override_where_no_guard_fails_is_not_marked_as_one(clinician, team_a
 
 
 def test_warnings_go_with_the_recorded_event(clinician, team_a):
-    # The seed patient's gallbladder is in place: SSA raises the risk of gallstones (§4).
+    # The seed patient's gallbladder is in place: SSA raises the risk of gallstones
+    # (docs/clinical-rules.md#pitfalls).
     course = course_in("recurrence", clinician, team_a)
 
     recorded = record(course, clinician, "ssa_started", factories.SSA)
