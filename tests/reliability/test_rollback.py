@@ -53,9 +53,9 @@ def test_an_event_write_that_fails_after_creating_due_items_leaves_no_reminder_a
         plan_items(course, imaging=today, visit=today)
         inside["swept"] = tasks.sweep.apply(args=[today.isoformat()]).get()
         inside["reminders"] = Reminder.objects.filter(course=course).count()
-        services.record_event(  # the invalid later step: bad data for its type
-            course=course, type="recurrence_detected", occurred_on=today,
-            data={"site": 42}, actor=clinician, reason="rollback test", correction=True,
+        services.record_event(  # the invalid later step: an allowed event with bad data
+            course=course, type="symptoms_reported", occurred_on=today,
+            data={"site": 42}, actor=clinician, reason="rollback test",
         )  # fmt: skip
 
     reminders = Reminder.objects.count()
