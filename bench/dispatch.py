@@ -48,13 +48,9 @@ import contextlib
 import datetime as dt
 import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -68,7 +64,6 @@ from bench.loaders import Contact
 
 TARGET_RPS = 5000.0
 NOOP_QUEUE = "bench_noop"
-CELERY = str(database.ROOT / ".venv" / "bin" / "celery")
 KINDS = ("imaging", "visit", "cga", "symptom_check", "ssa_injection")
 LANGUAGES = ("en", "en", "en", "pt", "es", "fr")
 # Zones across the offsets; the seed uses those where it is day now.
@@ -78,20 +73,9 @@ ZONES = (
     "Atlantic/Azores", "America/Sao_Paulo", "America/New_York", "America/Chicago",
     "America/Denver", "America/Los_Angeles", "Pacific/Honolulu",
 )  # fmt: skip
-WORKER_ENV = {
-    "DJANGO_ENV": "production",
-    "DJANGO_SETTINGS_MODULE": "netcare.settings",
-    "SECRET_KEY": database.SERVER_ENV["SECRET_KEY"],
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "CONN_MAX_AGE": "60",
-    "SMS_BACKEND": "alerts.testing.RecordingSMSBackend",
-    "EMAIL_BACKEND": "alerts.testing.RecordingEmailBackend",
-    "LOG_LEVEL": "INFO",
-    "PYTHONPATH": str(database.ROOT),
-}
 # What a dispatch profile is worth showing (the app's steps, then the ORM and the driver).
 DISPATCH_FOCUS = (
-    r"services.py:\d+\((dispatch_batch|_claim|_decide|_send|_message_for|_record_outcomes"
+    r"\w+.py:\d+\((dispatch_batch|_claim|_decide|_send|_message_for|_record_outcomes"
     r"|_mark_sent|_finish_attempts|_update_from_values|_current_items|_recent_sms|quiet_hours_end)\)"
     r"|messages.py:\d+\((build|_text|render_sms|render_email|unsubscribe_token)\)"
     r"|channels.py:\d+\((send_many|send_messages|_email|_result|backend_for|__init__)\)"
@@ -150,135 +134,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------------------------
-# Processes: a private redis-server and a Celery worker
-# --------------------------------------------------------------------------------------------
-
-
-def _logfile(prefix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
-    os.close(fd)
-    return Path(name)
-
-
-def _stop_group(proc: subprocess.Popen | None, grace: float = 15) -> None:
-    """SIGTERM the process group `proc` leads, SIGKILL whatever is left."""
-    if proc is None:
-        return
-    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    if proc.poll() is None:
-        proc.wait(timeout=5)
-
-
-class RedisServer:
-    def __init__(self):
-        self.port = servers.free_port()
-        self.proc: subprocess.Popen | None = None
-        self.logpath = _logfile("bench-redis-")
-
-    def url(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> RedisServer:
-        import redis
-
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--daemonize", "no"]  # fmt: skip
-        with open(self.logpath, "ab") as logfile:
-            self.proc = subprocess.Popen(
-                cmd, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited:\n{self.logpath.read_text()[-2000:]}")
-            with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    log(f"redis-server up on 127.0.0.1:{self.port} (pid {self.proc.pid})")
-                    return self
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer PING in 20 s")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            _stop_group(proc, grace=5)
-            self.logpath.unlink(missing_ok=True)
-            log(f"redis-server stopped (exit {proc.returncode})")
-
-
-class Worker:
-    """`celery -A netcare worker` in its own process group (main process + pool children)."""
-
-    def __init__(self, db: str, broker: str, cache: str, args: argparse.Namespace):
-        self.name = f"bench-{uuid.uuid4().hex[:6]}@dispatch"
-        self.env = os.environ | WORKER_ENV | {
-            "DATABASE_URL": database.database_url(db), "CELERY_BROKER_URL": broker,
-            "REDIS_URL": cache, "ALERTS_BATCH_SIZE": str(args.batch_size),
-        }  # fmt: skip
-        self.env.pop("DEBUG", None)
-        self.concurrency = args.concurrency
-        self.proc: subprocess.Popen | None = None
-        self.logpath = _logfile("bench-worker-")
-
-    def start(self, app) -> Worker:
-        cmd = [CELERY, "-A", "netcare", "worker", "-n", self.name, "--concurrency",
-               str(self.concurrency), "--pool", "prefork", "--loglevel", "INFO",
-               "--include", "bench.dispatch"]  # fmt: skip
-        with open(self.logpath, "ab") as logfile:
-            self.proc = subprocess.Popen(
-                cmd, cwd=database.ROOT, env=self.env, stdout=logfile, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited at start:\n{self.log_tail()}")
-            if app.control.ping(destination=[self.name], timeout=0.5):
-                log(f"worker {self.name} up: pid {self.proc.pid}, prefork pool of "
-                    f"{self.concurrency}")  # fmt: skip
-                return self
-        raise RuntimeError(f"worker did not answer a ping in 90 s:\n{self.log_tail()}")
-
-    def log_text(self) -> str:
-        return self.logpath.read_text(errors="replace")
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        _stop_group(proc)
-        errors = [
-            line for line in self.log_text().splitlines() if "ERROR" in line or "Traceback" in line
-        ]
-        if errors:
-            log(f"worker log {self.logpath} has {len(errors)} error lines; kept for reading")
-        else:
-            self.logpath.unlink(missing_ok=True)
-        log(f"worker stopped (exit {proc.returncode})")
-
-
-# --------------------------------------------------------------------------------------------
 # Setup and seeding (not timed)
 # --------------------------------------------------------------------------------------------
 
 
-def django_setup(db: str, redis_server: RedisServer) -> None:
+def django_setup(db: str, redis_server: servers.RedisServer) -> None:
     """This process: development settings, DEBUG off, the private broker and cache, and the
     recording backends (for the in-process pass)."""
     os.environ.update({
         "DATABASE_URL": database.database_url(db), "DJANGO_ENV": "development", "DEBUG": "false",
         "DJANGO_SETTINGS_MODULE": "netcare.settings", "CONN_MAX_AGE": "60",
         "CELERY_BROKER_URL": redis_server.url(0), "REDIS_URL": redis_server.url(1),
-        "SMS_BACKEND": WORKER_ENV["SMS_BACKEND"], "EMAIL_BACKEND": WORKER_ENV["EMAIL_BACKEND"],
+        "SMS_BACKEND": servers.WORKER_ENV["SMS_BACKEND"],
+        "EMAIL_BACKEND": servers.WORKER_ENV["EMAIL_BACKEND"],
         "LOG_LEVEL": "WARNING",
     })  # fmt: skip
     import django
@@ -400,7 +268,7 @@ PENDING_SQL = (
 )
 
 
-def run_dispatch(args, app, conn, worker: Worker) -> dict:
+def run_dispatch(args, app, conn, worker: servers.Worker) -> dict:
     reset(conn, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     log_mark = len(worker.log_text())
     meter = measure.CpuMeter(args.db, server_pgid=worker.proc.pid).start()
@@ -456,7 +324,7 @@ def broker_idle(client) -> bool:
     return client.llen(NOOP_QUEUE) == 0 and client.hlen("unacked") == 0
 
 
-def run_noop(args, app, worker: Worker, redis_server: RedisServer) -> dict:
+def run_noop(args, app, worker: servers.Worker, redis_server: servers.RedisServer) -> dict:
     import redis
 
     client = redis.Redis(port=redis_server.port, db=0)
@@ -617,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     servers.install_signal_handlers()
     started = time.perf_counter()
-    redis_server = RedisServer()
+    redis_server = servers.RedisServer()
     worker = None
     conn = None
     try:
@@ -636,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
             host=database.PG_HOST, port=database.PG_PORT, user=database.PG_USER, dbname=args.db,
             autocommit=True,
         )  # fmt: skip
-        worker = Worker(args.db, redis_server.url(0), redis_server.url(1), args).start(app)
+        worker = servers.Worker(args.db, redis_server.url(0), redis_server.url(1), args).start(app)
         busy = measure.machine_busy(1.0)
         load_start = os.getloadavg()[0]
         log(f"machine before the rounds: {busy:.0%} of CPU busy, load average {load_start:.2f}")

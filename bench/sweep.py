@@ -37,7 +37,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import random
 import resource
 import statistics
 import subprocess
@@ -47,39 +46,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import database, loaders, measure, servers
+from bench import database, measure, servers
 from bench.database import log
-from bench.loaders import Contact
+from bench.sweep_report import (
+    find_due_node,
+    mb,
+    ms,
+    node_summary,
+    one_set,
+    print_size,
+    print_variants,
+    uses_partial_index,
+)
+from bench.sweep_seed import DUE_INDEX, Seeder
 
 TARGET_FIRST = 1.5
 TARGET_SECOND = 2.0
-DUE_INDEX = "scheduled_due_active"
-KINDS = ("imaging", "visit", "cga", "symptom_check", "ssa_injection")
-# (days before due_on the window opens, days after it closes or None) per kind.
-WINDOWS = {
-    "imaging": (28, 28),
-    "visit": (14, 14),
-    "cga": (14, 14),
-    "symptom_check": (7, None),
-    "ssa_injection": (3, 3),
-}
-TIMEZONES = ("Europe/London", "Europe/Lisbon", "Europe/Madrid", "Europe/Paris", "America/New_York")
-LANGUAGES = ("en", "en", "pt", "es", "fr")
-ITEM_COLUMNS = ["id", "kind", "due_on", "window_start", "window_end", "why", "source", "active",
-                "updated_at", "course_id"]  # fmt: skip
 GOLDEN = 2654435761  # Knuth's multiplicative hash: course id -> 32 bits, well spread
-
-
-def state_of(i: int) -> str:
-    """Course i's state: 5 % closed, 10 % SSA, 5 % recurrence, the rest surveillance."""
-    r = i % 20
-    if r == 7:
-        return "closed"
-    if r in (3, 17):
-        return "ssa"
-    if r == 13:
-        return "recurrence"
-    return "surveillance"
 
 
 # The SQL twin of state_of's SSA rule decides which item of a picked course becomes due.
@@ -176,77 +159,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.small = args.courses // 10
     args.variants = [float(x) for x in args.variants.split(",") if x.strip()]
     return args
-
-
-# --------------------------------------------------------------------------------------------
-# Seeding (not timed)
-# --------------------------------------------------------------------------------------------
-
-
-class Seeder:
-    def __init__(self, args: argparse.Namespace, today: dt.date, now: dt.datetime):
-        self.args = args
-        self.today = today
-        self.now = now
-        self.rng = random.Random(args.seed)
-        self.seeded = 0
-        self.items = 0
-        # Dates outside the sweep's window: 30 days of long-overdue items, then a year ahead.
-        self.outside = [today - dt.timedelta(days=d) for d in range(31, 61)]
-        self.outside += [today + dt.timedelta(days=d) for d in range(8, 368)]
-
-    def contact(self, i: int) -> Contact:
-        r = self.rng.random()
-        return Contact(
-            email="" if i % 20 == 11 else f"p{i}@example.org",
-            phone="" if i % 20 == 5 else f"+4477009{i % 100000:05d}",
-            timezone=TIMEZONES[i % len(TIMEZONES)],
-            language=LANGUAGES[(i // 3) % len(LANGUAGES)],
-            email_consent=r < 0.7,
-            sms_consent=(r * 7.31) % 1 < 0.6,
-        )
-
-    def surgery_on(self, i: int) -> dt.date:
-        return self.today - dt.timedelta(days=60 + (i * 37) % 2900)
-
-    def item_lines(self, ids: range):
-        stamp = self.now.isoformat()
-        outside, pick = self.outside, self.rng.choice
-        for i in ids:
-            active = "f" if state_of(i) == "closed" else "t"
-            kinds = KINDS if state_of(i) == "ssa" else KINDS[:4]
-            for k, kind in enumerate(kinds):
-                due = pick(outside)
-                before, after = WINDOWS[kind]
-                end = r"\N" if after is None else str(due + dt.timedelta(days=after))
-                yield (
-                    f"{i * 5 + k}\t{kind}\t{due}\t{due - dt.timedelta(days=before)}\t{end}\t"
-                    f"bench: {kind} per the plan\tdocs/clinical-rules.md#default-schedules\t"
-                    f"{active}\t{stamp}\t{i}"
-                )
-
-    def seed_to(self, db: str, total: int) -> float:
-        """Add courses seeded+1..total (and their items); returns seconds spent."""
-        t0 = time.perf_counter()
-        ids = range(self.seeded + 1, total + 1)
-        tables = ["treatments_patient", "treatments_diagnosis", "treatments_surgery",
-                  "treatments_course", "surveillance_scheduleditem"]  # fmt: skip
-        with (
-            loaders.seeding_connection(db) as conn,
-            loaders.secondary_indexes_dropped(conn, tables),
-        ):
-            if self.seeded == 0:
-                loaders.copy_teams(conn, self.args.teams)
-            loaders.copy_courses(
-                conn, ids, teams=self.args.teams, now=self.now, state_of=state_of,
-                contact_of=self.contact, surgery_on=self.surgery_on, mrn_prefix="S",
-            )  # fmt: skip
-            self.items += loaders.copy_lines(
-                conn, "surveillance_scheduleditem", ITEM_COLUMNS, self.item_lines(ids)
-            )
-            loaders.reset_sequences(conn, ["treatments_careteam", *tables])
-        self.seeded = total
-        return time.perf_counter() - t0
 
 
 # --------------------------------------------------------------------------------------------
@@ -406,35 +318,6 @@ class Bench:
         return self.explain(sql)
 
 
-def find_due_node(plan: list[str]) -> list[str]:
-    """The plan node reading surveillance_scheduleditem, with its subtree and conditions."""
-    for k, line in enumerate(plan):
-        if "surveillance_scheduleditem" in line:
-            depth = len(line) - len(line.lstrip())
-            node = [line.strip()]
-            for follow in plan[k + 1 :]:
-                indent = len(follow) - len(follow.lstrip())
-                if indent <= depth:
-                    break
-                node.append(" " * (indent - depth - 4) + follow.strip())
-            return node
-    return ["(no node reads surveillance_scheduleditem)"]
-
-
-def node_summary(plan: list[str]) -> str:
-    """'Index Scan using scheduled_due_active on surveillance_scheduleditem' or 'Bitmap Heap
-    Scan on ... <- Bitmap Index Scan on scheduled_due_active' or 'Seq Scan on ...'."""
-    node = find_due_node(plan)
-    heads = [node[0]] + [line for line in node[1:] if line.strip().startswith("->")]
-    return " <- ".join(h.strip().removeprefix("->").strip().split("  (")[0] for h in heads)
-
-
-def uses_partial_index(plan: list[str]) -> bool:
-    return any(DUE_INDEX in line for line in plan) and not any(
-        "Seq Scan on surveillance_scheduleditem" in line for line in plan
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # RSS of a fresh process running the sweep
 # --------------------------------------------------------------------------------------------
@@ -474,23 +357,6 @@ def run_probe(bench: Bench) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-# --------------------------------------------------------------------------------------------
-# Report
-# --------------------------------------------------------------------------------------------
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
-
-
-def mb(kb: int) -> str:
-    return f"{kb / 1024:.0f} MB"
-
-
-def one_set(values: set[int]) -> str:
-    return str(next(iter(values))) if len(values) == 1 else "/".join(map(str, sorted(values)))
-
-
 def measure_size(bench: Bench, courses: int, rounds: int) -> dict:
     due_courses, due_items = bench.due()
     only_app, only_floor, rows = bench.same_rows()
@@ -506,37 +372,6 @@ def measure_size(bench: Bench, courses: int, rounds: int) -> dict:
         "probe": probe, "result": result, "plan": plan, "floor_plan": floor_plan,
         "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }  # fmt: skip
-
-
-def print_size(m: dict) -> None:
-    med, ins = m["result"]["median"], m["result"]["inserted"]
-    raw = m["result"]["runs"]
-    print(f"\n--- {m['courses']:,} courses: {m['due_courses']:,} due courses ({m['due_items']:,} "
-          f"active items in the window, open courses) ---")  # fmt: skip
-    print(f"reminders inserted: app run 1 {one_set(ins['app1'])}, run 2 {one_set(ins['app2'])}; "
-          f"floor run 1 {one_set(ins['floor1'])}, run 2 {one_set(ins['floor2'])}; "
-          f"SELECT alone counts {one_set(ins['select'])}")  # fmt: skip
-    print(f"rows: {m['breakdown']}; app and floor rows differ by {m['only_app']} + "
-          f"{m['only_floor']} (app-only + floor-only)")  # fmt: skip
-    print(f"{'':<12}{'app ms':>9}{'floor ms':>10}{'app÷floor':>11}   runs app / floor (ms)")
-    for run in (1, 2):
-        a, f = med[f"app{run}"], med[f"floor{run}"]
-        runs = (
-            " ".join(ms(x) for x in raw[f"app{run}"])
-            + " / "
-            + " ".join(ms(x) for x in raw[f"floor{run}"])
-        )
-        print(f"{'run ' + str(run):<12}{ms(a):>9}{ms(f):>10}{a / f:>11.2f}   {runs}")
-    print(f"{'SELECT alone':<12}{'':>9}{ms(med['select']):>10}{'':>11}   "
-          + " ".join(ms(x) for x in raw["select"]))  # fmt: skip
-    p = m["probe"]
-    print(f"RSS of a fresh process running the sweep (inserted {p['inserted']:,} in "
-          f"{ms(p['seconds'])} ms, rolled back): {mb(p['rss_before_kb'])} before, "
-          f"{mb(p['rss_after_kb'])} after, peak {mb(p['ru_maxrss_kb'])} (ru_maxrss); "
-          f"this process's peak so far {mb(m['maxrss_kb'])} (ru_maxrss, seeding included)")  # fmt: skip
-    print("find-due node of the app's statement (EXPLAIN ANALYZE, first run):")
-    for line in find_due_node(m["plan"]):
-        print(f"    {line}")
 
 
 def run_variants(bench: Bench, main_fraction: float) -> list[dict]:
@@ -566,21 +401,6 @@ def run_variants(bench: Bench, main_fraction: float) -> list[dict]:
     if bench.fraction != main_fraction:
         bench.place(main_fraction)
     return lines
-
-
-def print_variants(lines: list[dict]) -> None:
-    head = (f"{'due':>6} {'partial index':<14}{'due courses':>12}{'inserted':>10}"
-            f"{'app1 ms':>9}{'floor1 ms':>10}{'÷':>6}{'app2 ms':>9}{'floor2 ms':>10}{'÷':>6}"
-            f"{'select ms':>10}  find-due node")  # fmt: skip
-    print(head)
-    print("-" * len(head))
-    for v in lines:
-        med, ins = v["result"]["median"], v["result"]["inserted"]
-        print(f"{v['fraction'] * 100:>5.1f}% {'yes' if v['index'] else 'no (dropped)':<14}"
-              f"{v['due_courses']:>12,}{one_set(ins['app1']):>10}{ms(med['app1']):>9}"
-              f"{ms(med['floor1']):>10}{med['app1'] / med['floor1']:>6.2f}{ms(med['app2']):>9}"
-              f"{ms(med['floor2']):>10}{med['app2'] / med['floor2']:>6.2f}"
-              f"{ms(med['select']):>10}  {v['node']}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
