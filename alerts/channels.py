@@ -238,10 +238,12 @@ class EmailChannel(Backend):
 
 
 def sms_backend() -> Backend:
+    """A new instance of the SMS backend named by settings.NETCARE_SMS_BACKEND."""
     return import_string(settings.NETCARE_SMS_BACKEND)()
 
 
 def backend_for(channel: str) -> Backend:
+    """The backend of `channel` (email or sms), new for each batch; ValueError otherwise."""
     if channel == Channel.EMAIL:
         return EmailChannel()
     if channel == Channel.SMS:

@@ -61,6 +61,7 @@ def lease_seconds() -> int:
 
 
 def batch_size() -> int:
+    """Reminders one dispatcher claims and sends per batch (at least 1)."""
     return _get("ALERTS_BATCH_SIZE", 500, _positive_int) or 1
 
 
@@ -70,6 +71,7 @@ def max_batches_per_tick() -> int:
 
 
 def max_attempts() -> int:
+    """Attempts before a reminder is failed and a coordinator alert raised (at least 1)."""
     return _get("ALERTS_MAX_ATTEMPTS", 5, _positive_int) or 1
 
 
@@ -105,6 +107,7 @@ def flush_seconds() -> float:
 
 
 def unsubscribe_salt() -> str:
+    """Salt of the signed unsubscribe tokens; changing it invalidates the links sent."""
     return _get("ALERTS_UNSUBSCRIBE_SALT", "alerts.unsubscribe", str)
 
 

@@ -99,6 +99,7 @@ def _one_line(text: str) -> str:
 
 
 def format_date(day: date, language: str) -> str:
+    """`day` as a reminder writes it: "3 Aug 2026" in English, "03/08/2026" otherwise."""
     # Numbers only outside English: month names would need accents (février, août) that
     # GSM-7 lacks, and an unambiguous day/month order is what each language expects.
     if language == "en":
@@ -107,10 +108,12 @@ def format_date(day: date, language: str) -> str:
 
 
 def language_of(value: str | None) -> str:
+    """`value` if messages exist in that language (LANGUAGES), else DEFAULT_LANGUAGE."""
     return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def unsubscribe_token(*, patient_id: int, channel: str) -> str:
+    """A signed token naming the patient and the channel (salt: ALERTS_UNSUBSCRIBE_SALT)."""
     return signing.dumps({"p": patient_id, "c": channel}, salt=conf.unsubscribe_salt())
 
 
@@ -123,12 +126,15 @@ def read_unsubscribe_token(token: str) -> tuple[int, str]:
 
 
 def unsubscribe_url(*, patient_id: int, channel: str) -> str:
+    """The absolute one-click unsubscribe link (PUBLIC_BASE_URL) for the patient and channel."""
     token = unsubscribe_token(patient_id=patient_id, channel=channel)
     return settings.PUBLIC_BASE_URL + reverse("alerts:unsubscribe", args=[token])
 
 
 @dataclass(frozen=True)
 class Rendered:
+    """A rendered email: plain-text body, subject and HTML body."""
+
     body: str
     subject: str = ""
     html_body: str = ""
@@ -152,6 +158,7 @@ def _context(*, kind: str, stage: str, due_on: date, language: str) -> dict[str,
 
 
 def render_sms(*, kind: str, stage: str, due_on: date, language: str) -> str:
+    """The SMS text on one line in GSM-7; ValueError for an unknown kind or stage."""
     language = language_of(language)
     context = _context(kind=kind, stage=stage, due_on=due_on, language=language)
     return to_gsm7(_one_line(render_to_string(f"alerts/messages/{language}/sms.txt", context)))
@@ -160,6 +167,7 @@ def render_sms(*, kind: str, stage: str, due_on: date, language: str) -> str:
 def render_email(
     *, kind: str, stage: str, due_on: date, language: str, unsubscribe: str
 ) -> Rendered:
+    """The email with `unsubscribe` as its link; ValueError for an unknown kind or stage."""
     language = language_of(language)
     context = _context(kind=kind, stage=stage, due_on=due_on, language=language)
     context["unsubscribe_url"] = unsubscribe

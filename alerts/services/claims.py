@@ -37,6 +37,8 @@ from .quiet_hours import quiet_hours_end
 
 @dataclass
 class DispatchCounts:
+    """What one dispatch batch did with the reminders it claimed, by outcome."""
+
     claimed: int = 0
     sent: int = 0
     deferred: int = 0
@@ -51,6 +53,8 @@ class DispatchCounts:
 
 @dataclass
 class Claim:
+    """A claimed batch: the lease it holds, what to send with each attempt row, what failed."""
+
     lease_until: datetime
     to_send: list[Reminder] = field(default_factory=list)
     attempts: dict[int, DeliveryAttempt] = field(default_factory=dict)

@@ -144,6 +144,8 @@ def alert_resolve(
 
 
 def alert_reminder_failed(reminder: Reminder, *, now: datetime) -> None:
+    """Raise (or count again) the course's `reminder_failed` alert; a failure to do so is
+    logged, never raised: the reminder's own outcome is already written."""
     try:
         alert_raise(
             course=reminder.course_id,
