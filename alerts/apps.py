@@ -21,7 +21,8 @@ class AlertsConfig(AppConfig):
 
         from . import beat
 
-        # At beat start, repair schedule rows a past wrong clock left in the future.
+        # At beat start: repair schedule rows a past wrong clock left in the future, record
+        # the start (for /healthz) and run the sweep, dispatch and escalation once.
         beat_init.connect(beat.on_beat_init, dispatch_uid="alerts.beat")
 
         tracking.connect(services.on_email_tracking, dispatch_uid="alerts.email_tracking")
