@@ -226,6 +226,11 @@ class Diagnosis(models.Model):
     sstr_imaging_on = models.DateField(null=True, blank=True)
     cga_elevated_preop = models.BooleanField("chromogranin A elevated before surgery")
     functional = models.BooleanField("functional / carcinoid syndrome at diagnosis")
+    # Either this or `functional` drives 5-HIAA, heart screening and the SSA defaults; a
+    # syndrome found later is a `status_updated` event, which the course's facts prefer.
+    carcinoid_syndrome = models.BooleanField(
+        "carcinoid syndrome at registration", default=False, db_default=False
+    )
     notes = models.TextField(blank=True)
     history = HistoricalRecords()
 
@@ -268,14 +273,38 @@ class Margin(models.TextChoices):
     R2 = "R2"
 
 
+class SurgeryProcedure(models.TextChoices):
+    """The operations that open a course; the vitamin B12 rule reads which bowel was removed."""
+
+    SEGMENTAL_ILEAL_RESECTION = "segmental_ileal_resection"
+    RIGHT_HEMICOLECTOMY = "right_hemicolectomy"
+    ILEOCECAL_RESECTION = "ileocecal_resection"
+    SMALL_BOWEL_RESECTION = "small_bowel_resection"
+    OTHER = "other"
+
+
+class DiseaseAfterSurgery(models.TextChoices):
+    """What the opening surgery left: nothing seen (surveillance) or disease (a decision)."""
+
+    NED = "ned"
+    RESIDUAL = "residual"
+
+
 class Surgery(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="surgeries")
     performed_on = models.DateField()
-    procedure = models.CharField(max_length=120)
+    procedure = models.CharField(max_length=120, choices=SurgeryProcedure.choices)
+    # The operation in the surgeon's words: what "other" was, and the free text of courses
+    # registered before the procedure became a listed value.
+    procedure_detail = models.CharField(max_length=120, blank=True, default="", db_default="")
     margin = models.CharField(max_length=2, choices=Margin.choices)
     nodes_examined = models.PositiveSmallIntegerField(validators=[MaxValueValidator(500)])
     nodes_positive = models.PositiveSmallIntegerField(validators=[MaxValueValidator(500)])
     gallbladder_removed = models.BooleanField(default=False)
+    # Blank only on courses registered before it was asked (their state says what they meant).
+    disease_after_surgery = models.CharField(
+        max_length=10, choices=DiseaseAfterSurgery.choices, blank=True, default="", db_default=""
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -315,6 +344,9 @@ class Course(models.Model):
     opened_on = models.DateField()
     closed_on = models.DateField(null=True, blank=True, editable=False)
     closed_reason = models.CharField(max_length=40, blank=True, editable=False)
+    # A resection started and not yet completed: tracked apart from the state, because a line
+    # may start while the operation is pending (docs/clinical-rules.md#treatment-lines).
+    resection_open = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -338,6 +370,10 @@ class TreatmentLine(models.Model):
     started_on = models.DateField()
     ended_on = models.DateField(null=True, blank=True)
     end_reason = models.CharField(max_length=40, blank=True)
+    # "antiproliferative" or "syndrome_control" for an SSA line; blank for other categories.
+    intent = models.CharField(max_length=20, blank=True, default="", db_default="")
+    # Set while the line is paused (`line_changed` hold); nothing falls due until resumed.
+    held_since = models.DateField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -348,6 +384,34 @@ class TreatmentLine(models.Model):
 
     def __str__(self) -> str:
         return f"Line {self.number}: {self.agent or self.category}"
+
+    @property
+    def is_open(self) -> bool:
+        """Not ended (an open line may be held)."""
+        return self.ended_on is None and not self.end_reason
+
+
+class PrrtCycle(models.Model):
+    """One PRRT cycle given on a line (`prrt_started` is cycle 1, `prrt_cycle_given` the rest)."""
+
+    line = models.ForeignKey(TreatmentLine, on_delete=models.PROTECT, related_name="cycles")
+    number = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(8)]
+    )
+    given_on = models.DateField()
+    activity_gbq = models.DecimalField(
+        "activity (GBq)", max_digits=4, decimal_places=2, null=True, blank=True
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["line", "number"], name="prrt_cycle_number_unique")
+        ]
+        ordering = ["line", "number"]
+
+    def __str__(self) -> str:
+        return f"PRRT cycle {self.number} on {self.given_on}"
 
 
 class AppendOnlyError(Exception):
