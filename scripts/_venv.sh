@@ -1,5 +1,6 @@
 # Sourced by scripts/run and scripts/test: a virtual environment in .venv with the
-# project's pinned requirements (pip skips what is already installed at the pinned version).
+# project's pinned requirements. A stamp of the requirements file's hash skips pip entirely
+# when nothing changed, so a second start (or an offline one) installs and downloads nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 find_python() {
@@ -16,6 +17,12 @@ find_python() {
 }
 if [ ! -x .venv/bin/python ]; then
   "$(find_python)" -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$1"
+# requirements-dev.txt includes requirements.txt (-r): hash both so either change reinstalls.
+stamp=".venv/.installed-$(basename "$1")"
+wanted="$(cat "$1" requirements.txt | .venv/bin/python -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$1"
+  echo "$wanted" >"$stamp"
+fi
