@@ -139,3 +139,13 @@ def text(*, max_length: int) -> Any:
 def record_id(model: str) -> Any:
     """The id of a record of ``model`` on the same course."""
     return Annotated[int, Field(ge=1), BeforeValidator(_numeric), RefersTo(model)]
+
+
+def percent() -> Any:
+    """A JSON number from 0 to 100 (a percentage such as Ki-67)."""
+    return Annotated[
+        float,
+        Field(ge=0, le=100),
+        BeforeValidator(_numeric),
+        WrapValidator(_keep_whole),
+    ]

@@ -26,12 +26,22 @@ from typing import Annotated, Any, Final, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from .machine import (
+    BEST_RESPONSES,
     CHEMOTHERAPY_REGIMENS,
     CLOSE_REASONS,
+    DIFFERENTIATIONS,
+    LINE_CHANGES,
     MARGINS,
+    PROCEDURE_TARGETS,
+    PROCEDURES,
     PRRT_AGENTS,
     RECURRENCE_SITES,
     SSA_AGENTS,
+    SSA_INTENTS,
+    SSTR_RESULTS,
+    SSTR_UPTAKE,
+    STOP_REASONS,
+    WATCHFUL_WAITING_RATIONALES,
     EventType,
 )
 from .payload_fields import (
@@ -41,6 +51,7 @@ from .payload_fields import (
     RefersTo,
     number,
     parse_calendar_date,
+    percent,
     record_id,
     text,
     whole,
@@ -82,6 +93,10 @@ class EventData(BaseModel):
     """Base of every payload: unknown keys are refused, nothing is coerced silently."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def field_errors(self) -> dict[str, str]:
+        """Errors that need several fields to see (a change without its new value), by field."""
+        return {}
 
 
 class RecurrenceDetectedData(EventData):
@@ -144,6 +159,13 @@ class SsaStartedData(EventData):
         examples=[28],
         json_schema_extra={"x-unit": "days"},
     )
+    intent: Literal[SSA_INTENTS] | None = Field(
+        None,
+        description="Why the SSA is given: antiproliferative (the default when absent) or "
+        "syndrome_control (needs a functional tumour or carcinoid syndrome on record; lower "
+        "doses are then allowed).",
+        examples=["antiproliferative"],
+    )
 
 
 class ProgressionDetectedData(EventData):
@@ -174,6 +196,12 @@ class PrrtStartedData(EventData):
         examples=[4],
         json_schema_extra={"x-unit": "cycles"},
     )
+    continue_ssa: Flag | None = Field(
+        None,
+        description="Keep the running somatostatin-analogue line open beside this line. When "
+        "absent: true (the label gives octreotide LAR after each cycle).",
+        examples=[True],
+    )
 
 
 class EverolimusStartedData(EventData):
@@ -184,6 +212,13 @@ class EverolimusStartedData(EventData):
         examples=[10],
         json_schema_extra={"x-unit": "mg"},
     )
+    continue_ssa: Flag | None = Field(
+        None,
+        description="Keep the running somatostatin-analogue line open beside this line. When "
+        "absent: true when the tumour is functional or carcinoid syndrome is "
+        "recorded, else false.",
+        examples=[True],
+    )
 
 
 class ChemotherapyStartedData(EventData):
@@ -193,10 +228,170 @@ class ChemotherapyStartedData(EventData):
         description="The regimen; platinum-etoposide is for poorly differentiated carcinoma.",
         examples=["capecitabine_temozolomide"],
     )
+    continue_ssa: Flag | None = Field(
+        None,
+        description="Keep the running somatostatin-analogue line open beside this line. When "
+        "absent: true when the tumour is functional or carcinoid syndrome is "
+        "recorded, else false.",
+        examples=[True],
+    )
 
 
 class SupportiveCareStartedData(EventData):
     """Best supportive care starts; nothing else is recorded with it."""
+
+
+class WatchfulWaitingStartedData(EventData):
+    """Known disease is observed without an anticancer line (watch and wait)."""
+
+    rationale: Literal[WATCHFUL_WAITING_RATIONALES] = Field(
+        description="Why the disease is observed rather than treated.",
+        examples=["low_volume_stable"],
+    )
+
+
+_LINE_ID_DESCRIPTION: Final = (
+    "Id of the open treatment line; required when more than one line is open, else the open one."
+)
+
+
+class LineChangedData(EventData):
+    """An open line changes: dose, agent (SSA only), interval, hold or resume."""
+
+    line: record_id("treatments.TreatmentLine") | None = Field(
+        None, description=_LINE_ID_DESCRIPTION, examples=[7]
+    )
+    change: Literal[LINE_CHANGES] = Field(description="What changes.", examples=["interval"])
+    agent: Literal[SSA_AGENTS] | None = Field(
+        None, description="The new somatostatin analogue (change agent).", examples=["lanreotide"]
+    )
+    dose_mg: number(above=0, up_to=1000) | None = Field(
+        None,
+        description="The new dose (change dose; optional with change agent).",
+        examples=[120],
+        json_schema_extra={"x-unit": "mg"},
+    )
+    interval_days: whole(low=1, high=365) | None = Field(
+        None,
+        description="The new days between doses (change interval); injections follow it.",
+        examples=[14],
+        json_schema_extra={"x-unit": "days"},
+    )
+
+    def field_errors(self) -> dict[str, str]:
+        needed = {"dose": "dose_mg", "agent": "agent", "interval": "interval_days"}
+        errors = {}
+        wanted = needed.get(self.change)
+        if wanted is not None and getattr(self, wanted) is None:
+            errors[wanted] = f"This field is required when change is {self.change}."
+        if self.change in ("hold", "resume"):
+            for name in ("agent", "dose_mg", "interval_days"):
+                if getattr(self, name) is not None:
+                    errors[name] = f"Must be absent when change is {self.change}."
+        return errors
+
+
+class PrrtCycleGivenData(EventData):
+    """A further PRRT cycle was given (``prrt_started`` is cycle 1)."""
+
+    cycle: whole(low=1, high=8) = Field(
+        description="The cycle's number: the next after the last recorded.",
+        examples=[2],
+        json_schema_extra={"x-unit": "cycles"},
+    )
+    activity_gbq: number(above=0, up_to=50) = Field(
+        description="Activity given. The label's 3.7-7.4 GBq is a guideline guard.",
+        examples=[7.4],
+        json_schema_extra={"x-unit": "GBq"},
+    )
+    given_on: CalendarDay | None = Field(
+        None,
+        description="The day the cycle was given (the event's occurred_on when absent).",
+        examples=["2026-11-02"],
+    )
+
+
+class LineCompletedData(EventData):
+    """The line of the course's state is complete (PRRT cycles given, chemotherapy done)."""
+
+    best_response: Literal[BEST_RESPONSES] = Field(
+        description="Best response on the line; progression sends the course to progression.",
+        examples=["partial_response"],
+    )
+
+
+class LineStoppedData(EventData):
+    """An open line is stopped before it is complete."""
+
+    line: record_id("treatments.TreatmentLine") | None = Field(
+        None, description=_LINE_ID_DESCRIPTION, examples=[7]
+    )
+    reason: Literal[STOP_REASONS] = Field(description="Why it stopped.", examples=["toxicity"])
+
+
+class ProcedureRecordedData(EventData):
+    """A liver-directed procedure, radiotherapy or cholecystectomy, beside the course's line."""
+
+    procedure: Literal[PROCEDURES] = Field(description="The procedure.", examples=["tace"])
+    target: Literal[PROCEDURE_TARGETS] = Field(description="What it treated.", examples=["liver"])
+
+
+_FINDINGS: Final = (
+    "sstr_imaging",
+    "carcinoid_syndrome",
+    "functional",
+    "carcinoid_heart_disease",
+    "ki67_percent",
+    "differentiation",
+)
+
+
+class StatusUpdatedData(EventData):
+    """A new finding: an SSTR scan, a syndrome, carcinoid heart disease or a re-biopsy."""
+
+    sstr_imaging: Literal[SSTR_RESULTS] | None = Field(
+        None, description="Result of a new somatostatin-receptor scan.", examples=["positive"]
+    )
+    sstr_uptake_vs_liver: Literal[SSTR_UPTAKE] | None = Field(
+        None,
+        description="Tumour uptake on that scan compared with normal liver (PRRT needs at "
+        "least equal).",
+        examples=["above"],
+    )
+    study_on: CalendarDay | None = Field(
+        None, description="The day of the scan.", examples=["2026-10-15"]
+    )
+    carcinoid_syndrome: Flag | None = Field(
+        None,
+        description="Carcinoid syndrome is now present (true) or gone (false).",
+        examples=[True],
+    )
+    functional: Flag | None = Field(
+        None, description="The tumour is now judged functional.", examples=[True]
+    )
+    carcinoid_heart_disease: Flag | None = Field(
+        None,
+        description="Carcinoid heart disease established on echocardiography.",
+        examples=[False],
+    )
+    ki67_percent: percent() | None = Field(
+        None,
+        description="Ki-67 index of a re-biopsy.",
+        examples=[12],
+        json_schema_extra={"x-unit": "%"},
+    )
+    differentiation: Literal[DIFFERENTIATIONS] | None = Field(
+        None, description="Differentiation on a re-biopsy.", examples=["well"]
+    )
+
+    def field_errors(self) -> dict[str, str]:
+        errors = {}
+        if all(getattr(self, name) is None for name in _FINDINGS):
+            errors["data"] = f"Give at least one finding: {', '.join(_FINDINGS)}."
+        for name in ("sstr_uptake_vs_liver", "study_on"):
+            if getattr(self, name) is not None and self.sstr_imaging is None:
+                errors[name] = "Give sstr_imaging with it."
+        return errors
 
 
 class SymptomsReportedData(EventData):
@@ -225,6 +420,13 @@ DATA_MODELS: Final[Mapping[EventType, type[EventData]]] = {
     EventType.EVEROLIMUS_STARTED: EverolimusStartedData,
     EventType.CHEMOTHERAPY_STARTED: ChemotherapyStartedData,
     EventType.SUPPORTIVE_CARE_STARTED: SupportiveCareStartedData,
+    EventType.WATCHFUL_WAITING_STARTED: WatchfulWaitingStartedData,
+    EventType.LINE_CHANGED: LineChangedData,
+    EventType.PRRT_CYCLE_GIVEN: PrrtCycleGivenData,
+    EventType.LINE_COMPLETED: LineCompletedData,
+    EventType.LINE_STOPPED: LineStoppedData,
+    EventType.PROCEDURE_RECORDED: ProcedureRecordedData,
+    EventType.STATUS_UPDATED: StatusUpdatedData,
     EventType.SYMPTOMS_REPORTED: SymptomsReportedData,
     EventType.COURSE_CLOSED: CourseClosedData,
 }
@@ -290,6 +492,8 @@ def _range_message(schema: Mapping[str, Any]) -> str:
         if high is None:
             return f"Must be a whole number of {low} or more."
         return f"Must be a whole number from {low} to {high}."
+    if "exclusiveMinimum" not in schema:
+        return f"Must be a number from {schema['minimum']:g} to {schema['maximum']:g}."
     return f"Must be greater than {schema['exclusiveMinimum']:g} and at most {schema['maximum']:g}."
 
 
@@ -348,7 +552,13 @@ def validate_data(event_type: str, data: Any) -> tuple[dict[str, Any], dict[str,
             key = str(error["loc"][0]) if error["loc"] else "data"
             errors.setdefault(key, [_message(model, error)])
         return _cleaned_without(model, data, errors), errors
-    return payload.model_dump(exclude_none=True), {}
+    cleaned = payload.model_dump(exclude_none=True)
+    combined = payload.field_errors()
+    if combined:
+        return {k: v for k, v in cleaned.items() if k not in combined}, {
+            key: [message] for key, message in combined.items()
+        }
+    return cleaned, {}
 
 
 def _cleaned_without(

@@ -8,8 +8,8 @@ defined here once, for the payload models, the guards and the forms alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
@@ -23,6 +23,8 @@ class State(StrEnum):
 
     SURVEILLANCE = "surveillance"
     RECURRENCE = "recurrence"
+    RESIDUAL_DISEASE = "residual_disease"
+    OBSERVATION = "observation"
     RESECTION = "resection"
     SSA = "ssa"
     PROGRESSION = "progression"
@@ -35,8 +37,23 @@ class State(StrEnum):
 
 OPEN_STATES: Final[frozenset[State]] = frozenset(s for s in State if s is not State.CLOSED)
 
-# A course is registered after a complete resection, so it starts with nothing to treat.
+# A course is registered after a complete resection, so it starts with nothing to treat;
+# a surgery that left disease starts it in RESIDUAL_DISEASE instead (the service decides).
 INITIAL_STATE: Final = State.SURVEILLANCE
+
+# States whose line of treatment is the state's own name.
+LINE_STATES: Final[frozenset[State]] = frozenset(
+    {State.SSA, State.PRRT, State.EVEROLIMUS, State.CHEMOTHERAPY, State.SUPPORTIVE}
+)
+# Where the course has known disease (docs/clinical-rules.md#states-and-transitions): what
+# version 1 called "recurrence or progression recorded".
+KNOWN_DISEASE_STATES: Final[frozenset[State]] = LINE_STATES | frozenset(
+    {State.RECURRENCE, State.RESIDUAL_DISEASE, State.OBSERVATION, State.PROGRESSION}
+)
+# A decision is pending in these states (the decision_pending alert follows them).
+DECISION_STATES: Final[frozenset[State]] = frozenset(
+    {State.RECURRENCE, State.RESIDUAL_DISEASE, State.PROGRESSION}
+)
 
 
 class EventType(StrEnum):
@@ -51,6 +68,13 @@ class EventType(StrEnum):
     EVEROLIMUS_STARTED = "everolimus_started"
     CHEMOTHERAPY_STARTED = "chemotherapy_started"
     SUPPORTIVE_CARE_STARTED = "supportive_care_started"
+    WATCHFUL_WAITING_STARTED = "watchful_waiting_started"
+    LINE_CHANGED = "line_changed"
+    PRRT_CYCLE_GIVEN = "prrt_cycle_given"
+    LINE_COMPLETED = "line_completed"
+    LINE_STOPPED = "line_stopped"
+    PROCEDURE_RECORDED = "procedure_recorded"
+    STATUS_UPDATED = "status_updated"
     SYMPTOMS_REPORTED = "symptoms_reported"
     COURSE_CLOSED = "course_closed"
 
@@ -71,6 +95,15 @@ LINE_CATEGORY_BY_EVENT: Final[Mapping[EventType, Category]] = {
     EventType.EVEROLIMUS_STARTED: Category.EVEROLIMUS,
     EventType.CHEMOTHERAPY_STARTED: Category.CHEMOTHERAPY,
     EventType.SUPPORTIVE_CARE_STARTED: Category.SUPPORTIVE,
+}
+
+
+STATE_OF_CATEGORY: Final[Mapping[Category, State]] = {
+    Category.SSA: State.SSA,
+    Category.PRRT: State.PRRT,
+    Category.EVEROLIMUS: State.EVEROLIMUS,
+    Category.CHEMOTHERAPY: State.CHEMOTHERAPY,
+    Category.SUPPORTIVE: State.SUPPORTIVE,
 }
 
 
@@ -96,6 +129,17 @@ class TransitionNotAllowedError(ValueError):
         self.state = state
 
 
+# What must hold of the course, beyond its state, for a row to apply (checked in ``flow``).
+OPEN_LINE: Final = "open_line"  # some treatment line is open
+RESECTION_OPEN: Final = "resection_open"  # a resection_started is not yet completed
+NO_RESECTION_OPEN: Final = "no_resection_open"
+CARCINOMA: Final = "neuroendocrine_carcinoma"  # poorly differentiated or mixed disease
+# Targets that depend on the lines left open (resolved in ``flow.target_state``).
+AFTER_LINE_ENDS: Final = "after_line_ends"
+LINE_STATE: Final = "line_state"
+AFTER_RESECTION: Final = "after_resection"
+
+
 @dataclass(frozen=True)
 class Transition:
     """One row of the events table.
@@ -103,7 +147,10 @@ class Transition:
     ``target`` None means the course stays where it is (``symptoms_reported``). A row with
     ``branch_on`` picks ``target`` when that boolean data field is true, else ``otherwise``:
     ``resection_completed`` returns to surveillance only when the operation left no evidence
-    of disease.
+    of disease. ``needs`` names a fact that must hold from every source (``OPEN_LINE``,
+    ``RESECTION_OPEN``, ``NO_RESECTION_OPEN``); ``conditional_sources`` are further sources
+    allowed only when their fact holds. ``resolver`` names a target that depends on the
+    course's lines (``AFTER_LINE_ENDS``, ``LINE_STATE``, ``AFTER_RESECTION``).
     """
 
     event: EventType
@@ -111,19 +158,32 @@ class Transition:
     target: State | None
     branch_on: str | None = None
     otherwise: State | None = None
+    needs: str | None = None
+    conditional_sources: Mapping[State, str] = field(default_factory=dict)
+    resolver: str | None = None
 
     def __post_init__(self) -> None:
         if (self.branch_on is None) != (self.otherwise is None):
             raise ValueError("branch_on and otherwise go together.")
 
     def resolve(self, source: State, data: Mapping[str, Any]) -> State:
-        """The state after this event from ``source`` given its (validated) data."""
+        """The state after this event from ``source`` given its data, ignoring ``resolver``."""
         if self.otherwise is not None and data.get(self.branch_on or "") is not True:
             return self.otherwise
         return source if self.target is None else self.target
 
     def outcomes(self, source: State) -> Iterator[tuple[State, str | None]]:
         """Every (target, condition label) this row can lead to from ``source``."""
+        if self.resolver == AFTER_LINE_ENDS:
+            yield from _after_line_ends_outcomes(self.event, source)
+            return
+        if self.resolver == LINE_STATE and source is State.PROGRESSION:
+            yield State.SSA, "the changed line is an SSA"
+            return
+        if self.resolver == AFTER_RESECTION and source is not State.RESECTION:
+            yield State.SURVEILLANCE, "ned"
+            yield source, "not ned"
+            return
         primary = source if self.target is None else self.target
         if self.branch_on is None or self.otherwise is None:
             yield primary, None
@@ -131,43 +191,109 @@ class Transition:
             yield primary, self.branch_on
             yield self.otherwise, f"not {self.branch_on}"
 
+    def all_sources(self) -> tuple[State, ...]:
+        """The sources, then the conditional sources, in state order."""
+        return self.sources + tuple(s for s in self.conditional_sources if s not in self.sources)
+
+
+def _after_line_ends_outcomes(
+    event: EventType, source: State
+) -> Iterator[tuple[State, str | None]]:
+    if event is EventType.LINE_COMPLETED:
+        yield State.PROGRESSION, "best_response progression"
+    if source not in LINE_STATES:
+        yield source, None
+        return
+    if source is not State.SSA:
+        yield State.SSA, "an SSA line still open"
+        if event is EventType.LINE_STOPPED:
+            yield source, "another line stopped"
+    yield State.OBSERVATION, "no line left"
+
 
 _OPEN_IN_ORDER: Final = tuple(s for s in State if s in OPEN_STATES)
+_KNOWN_IN_ORDER: Final = tuple(s for s in State if s in KNOWN_DISEASE_STATES)
+_FROM_UNTREATED: Final = (State.RECURRENCE, State.RESIDUAL_DISEASE, State.OBSERVATION)
 
 TRANSITIONS: Final[Mapping[EventType, Transition]] = {
     t.event: t
     for t in (
         Transition(EventType.RECURRENCE_DETECTED, (State.SURVEILLANCE,), State.RECURRENCE),
-        Transition(EventType.RESECTION_STARTED, (State.RECURRENCE,), State.RESECTION),
+        Transition(
+            EventType.RESECTION_STARTED,
+            (
+                *_FROM_UNTREATED,
+                State.PROGRESSION,
+                State.SSA,
+                State.PRRT,
+                State.EVEROLIMUS,
+                State.CHEMOTHERAPY,
+            ),
+            State.RESECTION,
+            needs=NO_RESECTION_OPEN,
+        ),
         Transition(
             EventType.RESECTION_COMPLETED,
-            (State.RESECTION,),
+            _OPEN_IN_ORDER,
             State.SURVEILLANCE,
             branch_on="ned",
             otherwise=State.RECURRENCE,
+            needs=RESECTION_OPEN,
+            resolver=AFTER_RESECTION,
         ),
         Transition(
             EventType.SSA_STARTED,
-            (State.RECURRENCE, State.RESECTION, State.PROGRESSION),
+            (*_FROM_UNTREATED, State.RESECTION, State.PROGRESSION),
             State.SSA,
         ),
         Transition(
             EventType.PROGRESSION_DETECTED,
-            (State.SSA, State.PRRT, State.EVEROLIMUS, State.CHEMOTHERAPY, State.SUPPORTIVE),
+            tuple(s for s in _KNOWN_IN_ORDER if s is not State.PROGRESSION),
             State.PROGRESSION,
         ),
-        Transition(EventType.PRRT_STARTED, (State.PROGRESSION,), State.PRRT),
-        Transition(EventType.EVEROLIMUS_STARTED, (State.PROGRESSION,), State.EVEROLIMUS),
+        Transition(EventType.PRRT_STARTED, (*_FROM_UNTREATED, State.PROGRESSION), State.PRRT),
+        Transition(
+            EventType.EVEROLIMUS_STARTED, (*_FROM_UNTREATED, State.PROGRESSION), State.EVEROLIMUS
+        ),
         Transition(
             EventType.CHEMOTHERAPY_STARTED,
-            (State.RECURRENCE, State.PROGRESSION),
+            (*_FROM_UNTREATED, State.PROGRESSION),
             State.CHEMOTHERAPY,
+            conditional_sources={State.SURVEILLANCE: CARCINOMA},
         ),
         Transition(
             EventType.SUPPORTIVE_CARE_STARTED,
-            (State.RECURRENCE, State.PROGRESSION),
+            tuple(s for s in _KNOWN_IN_ORDER if s is not State.SUPPORTIVE),
             State.SUPPORTIVE,
         ),
+        Transition(
+            EventType.WATCHFUL_WAITING_STARTED,
+            (State.RECURRENCE, State.RESIDUAL_DISEASE, State.PROGRESSION),
+            State.OBSERVATION,
+        ),
+        Transition(
+            EventType.LINE_CHANGED, _OPEN_IN_ORDER, None, needs=OPEN_LINE, resolver=LINE_STATE
+        ),
+        Transition(EventType.PRRT_CYCLE_GIVEN, (State.PRRT,), None),
+        Transition(
+            EventType.LINE_COMPLETED,
+            (State.PRRT, State.CHEMOTHERAPY),
+            State.OBSERVATION,
+            resolver=AFTER_LINE_ENDS,
+        ),
+        Transition(
+            EventType.LINE_STOPPED,
+            _OPEN_IN_ORDER,
+            None,
+            needs=OPEN_LINE,
+            resolver=AFTER_LINE_ENDS,
+        ),
+        Transition(
+            EventType.PROCEDURE_RECORDED,
+            tuple(s for s in _OPEN_IN_ORDER if s is not State.SURVEILLANCE),
+            None,
+        ),
+        Transition(EventType.STATUS_UPDATED, _OPEN_IN_ORDER, None),
         Transition(EventType.SYMPTOMS_REPORTED, _OPEN_IN_ORDER, None),
         Transition(EventType.COURSE_CLOSED, _OPEN_IN_ORDER, State.CLOSED),
     )
@@ -180,51 +306,6 @@ def event_type_of(event_type: str) -> EventType:
         return EventType(event_type)
     except ValueError:
         raise ValueError(f"Unknown event type {event_type!r}.") from None
-
-
-def allowed_events(state: State | str) -> tuple[str, ...]:
-    """Event types allowed from ``state``, in table order (the 409 body lists these)."""
-    state = State(state)
-    return tuple(str(e) for e, t in TRANSITIONS.items() if state in t.sources)
-
-
-def target_state(
-    event_type: str, data: Mapping[str, Any], source: State | str | None = None
-) -> State:
-    """Resolve where ``event_type`` with ``data`` leads.
-
-    ``source`` is needed only for ``symptoms_reported`` (it stays in place); when given, it is
-    also checked against the table and ``TransitionNotAllowedError`` is raised for an illegal move.
-    """
-    event = event_type_of(event_type)
-    transition = TRANSITIONS[event]
-    if source is None:
-        if transition.target is None:
-            raise ValueError(f"{event} stays in its source state: pass source=.")
-        return transition.resolve(State.CLOSED, data)  # source unused for fixed targets
-    source = State(source)
-    if source not in transition.sources:
-        raise TransitionNotAllowedError(str(event), source)
-    return transition.resolve(source, data)
-
-
-def replay(initial: State | str, events: Iterable[tuple[str, Mapping[str, Any]]]) -> State:
-    """Fold an event log over the table: a course's stored state always equals this.
-
-    Raises TransitionNotAllowedError at the first step the table does not allow.
-    """
-    state = State(initial)
-    for event_type, data in events:
-        state = target_state(event_type, data, state)
-    return state
-
-
-def edges() -> Iterator[tuple[State, EventType, State, str | None]]:
-    """Every (from, event, to, condition) edge of the table, in table order."""
-    for event, transition in TRANSITIONS.items():
-        for source in transition.sources:
-            for target, condition in transition.outcomes(source):
-                yield source, event, target, condition
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,3 +326,18 @@ CLOSE_REASONS: Final = (
     "transferred",
     "surveillance_completed",
 )
+WATCHFUL_WAITING_RATIONALES: Final = ("low_volume_stable", "patient_choice", "comorbidity", "other")
+LINE_CHANGES: Final = ("dose", "agent", "interval", "hold", "resume")
+BEST_RESPONSES: Final = (
+    "complete_response",
+    "partial_response",
+    "stable",
+    "progression",
+    "not_assessed",
+)
+STOP_REASONS: Final = ("toxicity", "patient_choice", "other")
+PROCEDURES: Final = ("ablation", "tae", "tace", "sirt", "radiotherapy", "cholecystectomy", "other")
+PROCEDURE_TARGETS: Final = ("liver", "bone", "lymph_nodes", "peritoneum", "primary", "other")
+SSTR_RESULTS: Final = ("positive", "negative")
+SSTR_UPTAKE: Final = ("above", "equal", "below")
+DIFFERENTIATIONS: Final = ("well", "poor", "mixed")
