@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.utils import timezone
 
-from treatments.models import Course, Diagnosis, Patient, Surgery, TreatmentLine
+from treatments.models import Course, Diagnosis, Patient, PrrtCycle, Surgery, TreatmentLine
 
 from . import schedule
 from .models import (
@@ -150,7 +150,8 @@ def _sources(course: Course) -> list[tuple[type[Model], dict[str, int | None]]]:
     """Each tracked model making up a course, with the lookup of its rows for ``course``.
 
     The course and what it was registered with (patient, diagnosis, surgery), its treatment
-    lines, its surveillance plan, and the results and checks recorded on it.
+    lines and their PRRT cycles, its surveillance plan, and the results and checks recorded
+    on it.
     """
     by_course = {"course_id": course.pk}
     return [
@@ -159,6 +160,7 @@ def _sources(course: Course) -> list[tuple[type[Model], dict[str, int | None]]]:
         (Diagnosis, {"id": course.diagnosis_id}),
         (Surgery, {"id": course.surgery_id}),
         (TreatmentLine, by_course),
+        (PrrtCycle, {"line__course_id": course.pk}),
         (SurveillancePlan, by_course),
         (ImagingStudy, by_course),
         (LabResult, by_course),
@@ -195,10 +197,11 @@ def audit_trail(course: Course) -> list[AuditEntry]:
     """Every history row of the course and of the records it is made of, oldest first.
 
     The records are those of ``_sources`` (course, patient, diagnosis, surgery, treatment
-    lines, surveillance plan, imaging, lab results, symptom checks, visits, injections). Each
-    row lists the fields it changed against the same record's previous row. One query per
-    tracked model (the user comes in the same query), whatever the length of the history.
-    Rows written in the same instant keep the order of ``_sources``, then their history id.
+    lines, PRRT cycles, surveillance plan, imaging, lab results, symptom checks, visits,
+    injections). Each row lists the fields it changed against the same record's previous
+    row. One query per tracked model (the user comes in the same query), whatever the length
+    of the history. Rows written in the same instant keep the order of ``_sources``, then
+    their history id.
     """
     entries: list[tuple[tuple[dt.datetime, int, int], AuditEntry]] = []
     for rank, (model, lookup) in enumerate(_sources(course)):

@@ -66,6 +66,19 @@ def test_the_trail_is_oldest_first(course, clinician, patient_user):
     assert [entry.when for entry in trail] == sorted(entry.when for entry in trail)
 
 
+def test_a_prrt_cycle_given_on_a_line_appears_in_the_trail(course, clinician):
+    on_ssa(course, clinician)
+    factories.advance(course, clinician, ("progression_detected", {"recist": "PD"}),
+                      on=dt.date(2026, 9, 20))  # fmt: skip
+    factories.advance(course, clinician, ("prrt_started", factories.PRRT), on=dt.date(2026, 10, 1))
+
+    (cycle,) = [e for e in selectors.audit_trail(course) if e.model == "treatments.prrtcycle"]
+
+    assert (cycle.action, cycle.who) == ("created", "clinician")
+    given = {c.field: c.new for c in cycle.changes}
+    assert (given["number"], given["given_on"]) == (1, dt.date(2026, 10, 1))
+
+
 def test_a_state_change_lists_the_fields_it_changed_old_to_new_with_who_and_why(course, clinician):
     record(course, clinician, "recurrence_detected", {"site": "liver", "resectable": False},
            dt.date(2026, 9, 1))  # fmt: skip
@@ -154,13 +167,13 @@ def test_each_row_is_compared_with_the_previous_row_of_the_same_record(course, c
 def test_the_trail_costs_one_query_per_tracked_model_whatever_its_length(
     course, clinician, patient_user, django_assert_num_queries
 ):
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         short = selectors.audit_trail(course)
     fill(course, clinician, patient_user)
     for day in range(5, 25):
         services.visit_record(course=course, actor=clinician, visited_on=dt.date(2026, 9, day))
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         long = selectors.audit_trail(course)
 
     assert len(long) > len(short) + 20
