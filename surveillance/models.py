@@ -91,6 +91,9 @@ class Modality(models.TextChoices):
     OCTREOSCAN = "octreoscan", "Octreoscan"
     FDG_PET = "fdg_pet", "FDG-PET"
     ULTRASOUND = "ultrasound", "ultrasound"
+    # Heart imaging, not tumour imaging: answers the echocardiography item only
+    # (docs/clinical-rules.md#markers-heart-and-vitamins).
+    ECHOCARDIOGRAPHY = "echocardiography", "echocardiography"
 
 
 class Purpose(models.TextChoices):
@@ -115,7 +118,7 @@ class ImagingResult(models.TextChoices):
 class ImagingStudy(models.Model):
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="imaging_studies")
     performed_on = models.DateField()
-    modality = models.CharField(max_length=12, choices=Modality.choices)
+    modality = models.CharField(max_length=20, choices=Modality.choices)
     purpose = models.CharField(max_length=24, choices=Purpose.choices)
     result = models.CharField(max_length=20, choices=ImagingResult.choices)
     notes = models.TextField(blank=True, max_length=5000)
@@ -177,6 +180,18 @@ class SymptomCheck(models.Model):
     palpitations_or_swelling = models.BooleanField()
     weight_loss_kg = models.DecimalField(
         max_digits=4, decimal_places=1, validators=[MinValueValidator(0), MaxValueValidator(50)]
+    )
+    # Version 2 (docs/clinical-rules.md#symptom-check-scoring-v2): checks stored before these
+    # questions were asked read as "no" and "weight not given".
+    fainting = models.BooleanField(default=False, db_default=False)
+    breathless_at_rest = models.BooleanField("breathless at rest", default=False, db_default=False)
+    weight_kg = models.DecimalField(
+        "weight (kg)",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(20), MaxValueValidator(300)],
     )
     assessment = models.JSONField(default=dict, blank=True)
     reported_by = models.ForeignKey(

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from . import monitoring
 from .facts import CLOSED, DueItem, Facts, Kind, Status, _months, _Planned
 from .imaging import _next_imaging
-from .plans import DUE_WINDOW_DAYS, SSA_INJECTION_DAYS, SSA_WINDOW_DAYS, PlanParams
+from .plans import DUE_WINDOW_DAYS, SSA_WINDOW_DAYS, PlanParams
 from .sources import (
-    SOURCE_CGA,
-    SOURCE_SSA_INJECTION,
     SOURCE_SURGERY_FLOOR,
     SOURCE_SYMPTOM_CHECK,
     SOURCE_VISIT,
@@ -43,21 +42,24 @@ def status_of(
 
 def _item(kind: Kind, planned: _Planned, facts: Facts, today: date) -> DueItem:
     due_on, why, source = planned.due_on, planned.why, planned.source
+    window_start, window_end = planned.window_start, planned.window_end
     if due_on < facts.surgery_on:
         # Only reachable from facts recorded before the course opened (docs/clinical-rules.md#dates
         # refuses those); clamping keeps the sweep going instead of scheduling into the past.
         due_on = facts.surgery_on
+        window_start = window_end = None
         why = (
             f"{why}. Moved to the date of surgery ({facts.surgery_on.isoformat()}): nothing is "
             "due before the operation that opened the course"
         )
         source = f"{source}; {SOURCE_SURGERY_FLOOR}"
-    if kind is Kind.SSA_INJECTION:
-        window_start = due_on - timedelta(days=SSA_WINDOW_DAYS)
-        window_end: date | None = due_on + timedelta(days=SSA_WINDOW_DAYS)
-    else:
-        window_start = due_on - timedelta(days=DUE_WINDOW_DAYS)
-        window_end = None
+    if window_start is None:
+        if kind is Kind.SSA_INJECTION:
+            window_start = due_on - timedelta(days=SSA_WINDOW_DAYS)
+            window_end = due_on + timedelta(days=SSA_WINDOW_DAYS)
+        else:
+            window_start = due_on - timedelta(days=DUE_WINDOW_DAYS)
+            window_end = None
     return DueItem(
         kind=kind,
         due_on=due_on,
@@ -70,89 +72,56 @@ def _item(kind: Kind, planned: _Planned, facts: Facts, today: date) -> DueItem:
 
 
 def due_items(plan: PlanParams, facts: Facts, today: date) -> list[DueItem]:
-    """Everything due next on the course, sorted by due date then kind.
+    """Everything due next on the course, sorted by due date then kind; one item per kind.
 
-    One item per kind: imaging, then a visit and (if CgA was elevated before surgery) a CgA
-    test on the imaging's date, the symptom check, and the SSA injection while on SSA.
-    A closed course has nothing due.
+    Imaging (surveillance, restaging or response), a visit on the imaging's date, CgA (if
+    elevated before surgery) and 24-hour urinary 5-HIAA (functional tumour or carcinoid
+    syndrome) with each imaging or at once after a positive symptom check, the symptom check,
+    the SSA injection per open line, NT-proBNP and echocardiography (carcinoid heart disease),
+    vitamins B12 and D, PRRT labs, blood counts and the metabolic panel on the lines that need
+    them (docs/clinical-rules.md#surveillance-and-monitoring-v2). A closed course has nothing due.
+    Raises ValueError when ``on_ssa`` is set with no line start nor injection to count from.
     """
     if facts.state == CLOSED:
         return []
-    items: list[DueItem] = []
+    planned: dict[Kind, _Planned | None] = {}
 
     imaging = _next_imaging(plan, facts)
+    planned[Kind.IMAGING] = imaging
     if imaging is not None:
-        items.append(_item(Kind.IMAGING, imaging, facts, today))
-        items.append(
-            _item(
-                Kind.VISIT,
-                _Planned(
-                    imaging.due_on,
-                    "Clinic visit with history and examination, with each imaging study: ask "
-                    "about symptoms of hormonal excess (flushing, diarrhoea, wheeze) and of "
-                    "bowel obstruction (guideline summary 2025; NCCN)",
-                    SOURCE_VISIT,
-                ),
-                facts,
-                today,
-            )
+        planned[Kind.VISIT] = _Planned(
+            imaging.due_on,
+            "Clinic visit with history and examination, with each imaging study: ask about "
+            "symptoms of hormonal excess (flushing, diarrhoea, wheeze) and of bowel obstruction "
+            "(guideline summary 2025; NCCN)",
+            SOURCE_VISIT,
         )
-        if facts.cga_elevated_preop:
-            items.append(
-                _item(
-                    Kind.CGA,
-                    _Planned(
-                        imaging.due_on,
-                        "Chromogranin A with each imaging study, because it was elevated before "
-                        "surgery; proton-pump inhibitors (also renal failure, atrophic gastritis, "
-                        "heart failure) raise CgA falsely, and the same assay must be used over "
-                        "time (guideline summary 2025)",
-                        SOURCE_CGA,
-                    ),
-                    facts,
-                    today,
-                )
-            )
+    planned[Kind.CGA] = monitoring.cga(facts, imaging)
+    planned[Kind.U5HIAA] = monitoring.u5hiaa(facts, imaging)
 
     months = plan.symptom_check_months_on_ssa if facts.on_ssa else plan.symptom_check_months
     check_base = facts.last_symptom_check_on or facts.anchor_on
-    items.append(
-        _item(
-            Kind.SYMPTOM_CHECK,
-            _Planned(
-                check_base + _months(months),
-                f"Carcinoid-syndrome symptom check every {months} month"
-                f"{'' if months == 1 else 's'}{' while on SSA' if facts.on_ssa else ''} "
-                f"({plan.risk_group} risk): new flushing or diarrhoea can signal recurrence in "
-                "the liver",
-                SOURCE_SYMPTOM_CHECK,
-            ),
-            facts,
-            today,
-        )
+    planned[Kind.SYMPTOM_CHECK] = _Planned(
+        check_base + _months(months),
+        f"Carcinoid-syndrome symptom check every {months} month"
+        f"{'' if months == 1 else 's'}{' while on SSA' if facts.on_ssa else ''} "
+        f"({plan.risk_group} risk): new flushing or diarrhoea can signal recurrence in the liver",
+        SOURCE_SYMPTOM_CHECK,
     )
 
-    if facts.on_ssa:
-        injection_base = facts.last_ssa_injection_on or facts.line_started_on
-        if injection_base is None:
-            # Guessing a start date would either nag daily or let injections slip silently.
-            raise ValueError(
-                "on_ssa needs last_ssa_injection_on or line_started_on to schedule injections."
-            )
-        items.append(
-            _item(
-                Kind.SSA_INJECTION,
-                _Planned(
-                    injection_base + timedelta(days=SSA_INJECTION_DAYS),
-                    f"Somatostatin analogue injection every {SSA_INJECTION_DAYS} days, within "
-                    f"±{SSA_WINDOW_DAYS} days (octreotide LAR or lanreotide; PROMID, CLARINET)",
-                    SOURCE_SSA_INJECTION,
-                ),
-                facts,
-                today,
-            )
-        )
+    ssa = facts.open_ssa_lines()
+    planned[Kind.SSA_INJECTION] = monitoring.ssa_injection(facts, ssa)
+    planned[Kind.NT_PROBNP] = monitoring.nt_probnp(facts)
+    planned[Kind.ECHOCARDIOGRAPHY] = monitoring.echocardiography(facts)
+    planned[Kind.VITAMIN_B12] = monitoring.vitamin_b12(facts, ssa)
+    planned[Kind.VITAMIN_D] = monitoring.vitamin_d(facts, ssa)
+    planned[Kind.PRRT_LABS] = monitoring.prrt_labs(facts)
+    planned[Kind.BLOOD_COUNTS] = monitoring.blood_counts(facts)
+    planned[Kind.METABOLIC_PANEL] = monitoring.metabolic_panel(facts)
 
+    items = [
+        _item(kind, value, facts, today) for kind, value in planned.items() if value is not None
+    ]
     items.sort(key=lambda item: (item.due_on, str(item.kind)))
     return items
 

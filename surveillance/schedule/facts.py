@@ -7,7 +7,7 @@ them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
@@ -24,6 +24,15 @@ class Kind(StrEnum):
     CGA = "cga"
     SYMPTOM_CHECK = "symptom_check"
     SSA_INJECTION = "ssa_injection"
+    # Version 2 (docs/clinical-rules.md#markers-heart-and-vitamins, #monitoring-on-a-line).
+    U5HIAA = "u5hiaa"
+    NT_PROBNP = "nt_probnp"
+    ECHOCARDIOGRAPHY = "echocardiography"
+    VITAMIN_B12 = "vitamin_b12"
+    VITAMIN_D = "vitamin_d"
+    PRRT_LABS = "prrt_labs"
+    BLOOD_COUNTS = "blood_counts"
+    METABOLIC_PANEL = "metabolic_panel"
 
 
 class Status(StrEnum):
@@ -34,26 +43,62 @@ class Status(StrEnum):
 
 # Which states schedule what; treatments.machine owns the states and their transitions, so a
 # state added there and not placed here fails the partition test instead of scheduling nothing.
+# Groups hold the stored strings, so they also name states the machine adds (a StrEnum member
+# equals its string in a set).
 SURVEILLANCE: Final = State.SURVEILLANCE
 CLOSED: Final = State.CLOSED
-ACTIVE_LINE_STATES: Final[frozenset[State]] = frozenset(
+ACTIVE_LINE_STATES: Final[frozenset[str]] = frozenset(
     {State.SSA, State.PRRT, State.EVEROLIMUS, State.CHEMOTHERAPY}
 )
-# No line running: a decision is pending or care is supportive. Imaging stays on the
-# surveillance schedule so it never slips while the decision is made.
-NO_LINE_STATES: Final[frozenset[State]] = frozenset(
-    {State.RECURRENCE, State.RESECTION, State.PROGRESSION, State.SUPPORTIVE}
+# Known disease with no anticancer line running: watch-and-wait, or a decision pending. Imaging
+# is restaging there, every 3–6 months (docs/clinical-rules.md#restaging-in-known-disease;
+# ESMO 2020).
+RESTAGING_STATES: Final[frozenset[str]] = frozenset(
+    {"recurrence", "residual_disease", "observation", "progression"}
 )
-COURSE_STATES: Final[frozenset[State]] = frozenset(State)
+# No line running and no restaging rhythm of their own: a re-resection under way, or supportive
+# care. Imaging stays on the surveillance schedule so it never slips.
+NO_LINE_STATES: Final[frozenset[str]] = frozenset({State.RESECTION, State.SUPPORTIVE})
+COURSE_STATES: Final[frozenset[str]] = frozenset(State) | RESTAGING_STATES
 
-NO_LINE_REASON: Final[Mapping[State, str]] = MappingProxyType(
+NO_LINE_REASON: Final[Mapping[str, str]] = MappingProxyType(
     {
-        State.RECURRENCE: "recurrence recorded, treatment decision pending",
         State.RESECTION: "re-resection planned or under way",
-        State.PROGRESSION: "progression recorded, next-line decision pending",
         State.SUPPORTIVE: "best supportive care, no active line",
     }
 )
+RESTAGING_REASON: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "recurrence": "recurrence recorded, treatment decision pending",
+        "residual_disease": "disease left after surgery, treatment decision pending",
+        "observation": "known disease under observation (watch-and-wait or after a line)",
+        "progression": "progression recorded, next-line decision pending",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SsaLine:
+    """One open somatostatin-analogue line, as planning reads it.
+
+    ``interval_days`` is the prescribed interval (None: the standard 28 days); a ``held`` line
+    has nothing due until it is resumed; ``last_injection_on`` counts injections given on or
+    after the line's start.
+    """
+
+    started_on: date
+    interval_days: int | None = None
+    held: bool = False
+    last_injection_on: date | None = None
+    line_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PrrtCourse:
+    """An open PRRT line: the days its cycles were given (cycle 1 is the line's start)."""
+
+    cycle_dates: tuple[date, ...]
+    planned_cycles: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +120,48 @@ class Facts:
     line_started_on: date | None = None
     last_ssa_injection_on: date | None = None
     on_ssa: bool = False
+    # Version 2 (docs/clinical-rules.md#surveillance-and-monitoring-v2).
+    ssa_lines: tuple[SsaLine, ...] = ()
+    prrt: PrrtCourse | None = None
+    last_prrt_cycle_on: date | None = None  # any PRRT ever given: yearly blood counts after it
+    everolimus_started_on: date | None = None  # an open everolimus line
+    chemotherapy_started_on: date | None = None  # an open chemotherapy line
+    chemotherapy_interval_days: int | None = None  # its cycle length
+    state_entered_on: date | None = None  # the event that brought the course into its state
+    functional: bool = False
+    carcinoid_syndrome: bool = False
+    carcinoid_heart_disease: bool = False
+    nec: bool = False  # poorly differentiated neuroendocrine carcinoma
+    ileal_resection: bool = False  # ileal or ileocecal resection, or right hemicolectomy
+    # The newest day each kind of test was done (keys: Kind values), e.g. {"u5hiaa": date}.
+    last_done: Mapping[str, date] = field(default_factory=dict)
+    # Echocardiography triggers: the newest NT-proBNP (pg/mL) and 5-HIAA (µmol/24 h) values
+    # with their dates, and the newest check reporting palpitations, swelling or breathlessness.
+    latest_nt_probnp: tuple[date, float] | None = None
+    latest_u5hiaa: tuple[date, float] | None = None
+    heart_symptoms_on: date | None = None
+    # The newest positive symptom check that is more than a weight-only alert.
+    symptom_alert_on: date | None = None
+    # The day a functional tumour or carcinoid syndrome became known (None: the anchor).
+    syndrome_since: date | None = None
+
+    @property
+    def syndrome(self) -> bool:
+        """Functional tumour or carcinoid syndrome: either drives 5-HIAA and heart screening
+        (docs/clinical-rules.md#markers-heart-and-vitamins)."""
+        return self.functional or self.carcinoid_syndrome
+
+    def open_ssa_lines(self) -> tuple[SsaLine, ...]:
+        """The open SSA lines; a first-release caller's ``on_ssa`` reads as one 28-day line."""
+        if self.ssa_lines or not self.on_ssa:
+            return self.ssa_lines
+        started = self.line_started_on or self.last_ssa_injection_on
+        if started is None:
+            # Guessing a start date would either nag daily or let injections slip silently.
+            raise ValueError(
+                "on_ssa needs last_ssa_injection_on or line_started_on to schedule injections."
+            )
+        return (SsaLine(started_on=started, last_injection_on=self.last_ssa_injection_on),)
 
     def __post_init__(self) -> None:
         if self.anchor_on < self.surgery_on:
@@ -82,7 +169,7 @@ class Facts:
                 "anchor_on precedes surgery_on: the anchor is the resection that achieved no "
                 "evidence of disease, on or after the operation that opened the course."
             )
-        if self.state not in COURSE_STATES:
+        if str(self.state) not in COURSE_STATES:
             raise ValueError(
                 f"Unknown course state {self.state!r}; expected one of "
                 f"{', '.join(sorted(COURSE_STATES))}."
@@ -118,6 +205,9 @@ class _Planned:
     due_on: date
     why: str
     source: str
+    # An explicit window (injections, PRRT labs); None: the kind's default.
+    window_start: date | None = None
+    window_end: date | None = None
 
 
 def _months(n: int) -> relativedelta:

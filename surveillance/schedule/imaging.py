@@ -5,7 +5,7 @@ Pure: plan and facts in, a planned date with its reason and source out.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -14,6 +14,8 @@ from .facts import (
     CLOSED,
     NO_LINE_REASON,
     NO_LINE_STATES,
+    RESTAGING_REASON,
+    RESTAGING_STATES,
     SURVEILLANCE,
     Facts,
     _imaging_since_anchor,
@@ -23,18 +25,31 @@ from .facts import (
 from .plans import (
     EARLY_PHASE_YEARS,
     IMAGING_CAP_MONTHS,
+    LATE_PHASE_INTERVAL_MONTHS,
+    LATE_PHASE_START_YEARS,
     RESPONSE_IMAGING_FIRST_MONTHS,
     RESPONSE_IMAGING_MAX_MONTHS,
     RESPONSE_IMAGING_MIN_MONTHS,
+    RESTAGING_FIRST_MONTHS,
+    RESTAGING_LATER_MONTHS,
+    RESTAGING_NEC_MONTHS,
+    RESTAGING_YEAR_ONE_MONTHS,
     PlanParams,
 )
 from .sources import (
+    SOURCE_DURATION,
     SOURCE_FIRST_IMAGING,
     SOURCE_IMAGING_CAP,
     SOURCE_LATER_IMAGING,
     SOURCE_RESPONSE_IMAGING,
+    SOURCE_RESTAGING,
     SOURCE_RISK_GROUPS,
+    SOURCE_SYMPTOMS_BRING_FORWARD,
 )
+
+# A positive symptom check brings the next imaging forward to within 4 weeks
+# (docs/clinical-rules.md#surveillance-and-monitoring-v2: new symptoms are a red flag).
+SYMPTOM_IMAGING_WITHIN_DAYS = 28
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -43,8 +58,8 @@ def _clamp(value: int, low: int, high: int) -> int:
 
 def _surveillance_years_label(plan: PlanParams) -> str:
     if plan.duration_years is None:
-        return "from year 4 onward"
-    return f"in years 4–{plan.duration_years}"
+        return f"in years 4–{LATE_PHASE_START_YEARS}"
+    return f"in years 4–{min(plan.duration_years, LATE_PHASE_START_YEARS)}"
 
 
 def _surveillance_imaging(plan: PlanParams, facts: Facts, last: date | None) -> _Planned:
@@ -66,12 +81,53 @@ def _surveillance_imaging(plan: PlanParams, facts: Facts, last: date | None) -> 
             "months apart)",
             SOURCE_RISK_GROUPS,
         )
+    late_due = last + _months(plan.late_interval_months)
+    if late_due <= facts.anchor_on + relativedelta(years=LATE_PHASE_START_YEARS):
+        return _Planned(
+            late_due,
+            f"Multiphase CT or MRI every {plan.late_interval_months} months "
+            f"{_surveillance_years_label(plan)} after resection ({group}; ESMO 2020 / ENETS; "
+            f"never more than {IMAGING_CAP_MONTHS} months apart)",
+            SOURCE_LATER_IMAGING,
+        )
+    duration = "lifelong" if plan.duration_years is None else f"to year {plan.duration_years}"
     return _Planned(
-        last + _months(plan.late_interval_months),
-        f"Multiphase CT or MRI every {plan.late_interval_months} months "
-        f"{_surveillance_years_label(plan)} after resection ({group}; ESMO 2020 / ENETS; "
-        f"never more than {IMAGING_CAP_MONTHS} months apart)",
-        SOURCE_LATER_IMAGING,
+        last + _months(LATE_PHASE_INTERVAL_MONTHS),
+        f"Multiphase CT or MRI every {LATE_PHASE_INTERVAL_MONTHS} months from year "
+        f"{LATE_PHASE_START_YEARS} after resection, {duration} ({group}; ESMO 2020: lifelong "
+        "for small-intestine NET, late recurrences past 20 years)",
+        SOURCE_DURATION,
+    )
+
+
+def _restaging_imaging(facts: Facts, last: date | None) -> _Planned:
+    """Restaging in known disease without a line (docs/clinical-rules.md#restaging-in-known-disease).
+
+    3 months after the event that brought the course into its state, then every 3 months in the
+    first year after it and every 6 after; NEC every 3 months (ESMO 2020).
+    """
+    reason = RESTAGING_REASON[str(facts.state)]
+    entered = facts.state_entered_on
+    if entered is None or entered < facts.anchor_on:
+        entered = facts.anchor_on
+    if last is None or last < entered:
+        return _Planned(
+            entered + _months(RESTAGING_FIRST_MONTHS),
+            f"Restaging (multiphase CT or MRI) {RESTAGING_FIRST_MONTHS} months after "
+            f"{entered.isoformat()}: {reason} (ESMO 2020: every 3–6 months in advanced disease)",
+            SOURCE_RESTAGING,
+        )
+    if facts.nec:
+        months, phase = RESTAGING_NEC_MONTHS, "for neuroendocrine carcinoma (ESMO 2020: 2–3 months)"
+    elif last < entered + relativedelta(years=1):
+        months, phase = RESTAGING_YEAR_ONE_MONTHS, "in the first year"
+    else:
+        months, phase = RESTAGING_LATER_MONTHS, "after the first year"
+    return _Planned(
+        last + _months(months),
+        f"Restaging (multiphase CT or MRI) every {months} months {phase}: {reason} "
+        "(ESMO 2020: every 3–6 months in advanced disease)",
+        SOURCE_RESTAGING,
     )
 
 
@@ -115,6 +171,8 @@ def _next_imaging(plan: PlanParams, facts: Facts) -> _Planned | None:
     last = _imaging_since_anchor(facts)
     if facts.state in ACTIVE_LINE_STATES and facts.line_started_on is not None:
         planned = _response_imaging(plan, facts, last, facts.line_started_on)
+    elif facts.state in RESTAGING_STATES:
+        planned = _restaging_imaging(facts, last)
     else:
         planned = _surveillance_imaging(plan, facts, last)
         if facts.state in ACTIVE_LINE_STATES:
@@ -151,8 +209,38 @@ def _next_imaging(plan: PlanParams, facts: Facts) -> _Planned | None:
         and plan.duration_years is not None
         and planned.due_on > facts.anchor_on + relativedelta(years=plan.duration_years)
     ):
+        planned = None
+    return _brought_forward(planned, facts, last)
+
+
+def _symptom_trigger(facts: Facts, last: date | None) -> date | None:
+    """The positive check not yet answered by imaging, or None."""
+    alert = facts.symptom_alert_on
+    if alert is None or alert < facts.anchor_on or (last is not None and last >= alert):
         return None
-    return planned
+    return alert
+
+
+def _brought_forward(planned: _Planned | None, facts: Facts, last: date | None) -> _Planned | None:
+    """A positive symptom check not yet followed by imaging brings imaging within 4 weeks.
+
+    It also reopens imaging after completed surveillance: new symptoms are a red flag
+    (docs/clinical-rules.md#surveillance-and-monitoring-v2).
+    """
+    alert = _symptom_trigger(facts, last)
+    if alert is None:
+        return planned
+    by = alert + timedelta(days=SYMPTOM_IMAGING_WITHIN_DAYS)
+    if planned is not None and planned.due_on <= by:
+        return planned
+    why = (
+        f"Imaging brought forward to within {SYMPTOM_IMAGING_WITHIN_DAYS // 7} weeks of the "
+        f"positive symptom check of {alert.isoformat()}: new symptoms can signal recurrence"
+    )
+    if planned is not None:
+        why = f"{why} (planned for {planned.due_on.isoformat()}: {planned.why})"
+    source = SOURCE_SYMPTOMS_BRING_FORWARD
+    return _Planned(by, why, source if planned is None else f"{source}; {planned.source}")
 
 
 def surveillance_complete(plan: PlanParams, facts: Facts, today: date) -> bool:

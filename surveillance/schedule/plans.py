@@ -33,8 +33,15 @@ DUE_WINDOW_DAYS = 30
 # The interval in years 1–3 applies while the due date falls within this many years of the
 # anchor; the years 4–10 interval after (docs/clinical-rules.md#schedule-mechanics).
 EARLY_PHASE_YEARS = 3
-# Default length of surveillance (docs/clinical-rules.md#duration; NCCN up to 10 years).
+# Default length of surveillance for low risk, after which closure may be offered
+# (docs/clinical-rules.md#duration; NCCN up to 10 years). Standard and high risk default to
+# lifelong (ESMO 2020: lifelong for small-intestine NET; late recurrences reported past 20 years).
 DEFAULT_DURATION_YEARS = 10
+LIFELONG: None = None
+# From year 10 on, lifelong (or longer than 10-year) surveillance images every 12 months
+# (docs/clinical-rules.md#duration; ESMO 2020; the Norwegian 12-year programme).
+LATE_PHASE_START_YEARS = 10
+LATE_PHASE_INTERVAL_MONTHS = 12
 # Below this duration a plan is accepted with a warning
 # (docs/clinical-rules.md#allowed-ranges-and-the-12-month-cap: "warn below 10").
 RECOMMENDED_MIN_DURATION_YEARS = 10
@@ -49,6 +56,15 @@ SSA_WINDOW_DAYS = 7
 RESPONSE_IMAGING_FIRST_MONTHS = 3
 RESPONSE_IMAGING_MIN_MONTHS = 3
 RESPONSE_IMAGING_MAX_MONTHS = 6
+
+# Restaging in known disease without a running line (observation, recurrence, residual disease,
+# progression): 3 months after the event, then every 3 months in the first year and every 6
+# after; NEC every 3 months (docs/clinical-rules.md#restaging-in-known-disease; ESMO 2020: 3–6
+# months in advanced disease, 2–3 months for G3 NEC).
+RESTAGING_FIRST_MONTHS = 3
+RESTAGING_YEAR_ONE_MONTHS = 3
+RESTAGING_LATER_MONTHS = 6
+RESTAGING_NEC_MONTHS = 3
 
 
 class RiskGroup(StrEnum):
@@ -134,8 +150,9 @@ _DEFAULT_PLANS: Mapping[RiskGroup, PlanParams] = MappingProxyType(
         # table, so it keeps "every 3 months"; standard is "every 3 months, monthly while on SSA";
         # high "monthly".
         RiskGroup.LOW: PlanParams(RiskGroup.LOW, 6, 12, 12, DEFAULT_DURATION_YEARS, 3, 3),
-        RiskGroup.STANDARD: PlanParams(RiskGroup.STANDARD, 6, 6, 12, DEFAULT_DURATION_YEARS, 3, 1),
-        RiskGroup.HIGH: PlanParams(RiskGroup.HIGH, 3, 3, 6, DEFAULT_DURATION_YEARS, 1, 1),
+        # Standard and high risk: lifelong (docs/clinical-rules.md#duration; ESMO 2020).
+        RiskGroup.STANDARD: PlanParams(RiskGroup.STANDARD, 6, 6, 12, LIFELONG, 3, 1),
+        RiskGroup.HIGH: PlanParams(RiskGroup.HIGH, 3, 3, 6, LIFELONG, 1, 1),
     }
 )
 

@@ -17,6 +17,9 @@ from .sources import (
     SOURCE_IMAGING_MODALITY,
     SOURCE_LAB_CEILING,
     SOURCE_LAB_UNITS,
+    SOURCE_LINE_MONITORING,
+    SOURCE_PRRT_LABS,
+    SOURCE_VITAMINS,
 )
 from .symptoms import _is_number
 
@@ -41,7 +44,7 @@ class Notice:
 
 def imaging_warnings(modality: str, purpose: str) -> list[Notice]:
     """Warnings for an imaging study that happened but is not what surveillance asks for."""
-    if purpose != _ROUTINE_PURPOSE:
+    if purpose != _ROUTINE_PURPOSE or modality == ECHOCARDIOGRAPHY_MODALITY:
         return []
     if modality in FUNCTIONAL_IMAGING_MODALITIES:
         return [
@@ -80,6 +83,9 @@ class Analyte:
 
 
 _MICRO_G_L = ("μg/L", "ug/L", "mcg/L")  # Greek mu and ASCII spellings of the micro sign
+_VITAMINS = f"{SOURCE_LAB_UNITS} ({SOURCE_VITAMINS})"
+_LINE_LABS = f"{SOURCE_LAB_UNITS} ({SOURCE_LINE_MONITORING})"
+_BLOOD = f"{SOURCE_LAB_UNITS} ({SOURCE_PRRT_LABS}; {SOURCE_LINE_MONITORING})"
 
 LAB_ANALYTES: Mapping[str, Analyte] = MappingProxyType(
     {
@@ -127,9 +133,69 @@ LAB_ANALYTES: Mapping[str, Analyte] = MappingProxyType(
             "docs/clinical-rules.md#monitoring-on-a-line (everolimus: glucose, lipids, blood "
             "counts)",
         ),
+        # Vitamin D yearly on SSA (docs/clinical-rules.md#markers-heart-and-vitamins);
+        # 1 ng/mL = 2.496 nmol/L.
+        "vitamin_d": Analyte(
+            "25-hydroxyvitamin D",
+            (LabUnit("ng/mL", 1_000), LabUnit("nmol/L", 2_500)),
+            _VITAMINS,
+        ),
+        # Lipids on everolimus (docs/clinical-rules.md#monitoring-on-a-line).
+        "cholesterol": Analyte(
+            "total cholesterol", (LabUnit("mmol/L", 100), LabUnit("mg/dL", 4_000)), _LINE_LABS
+        ),
+        "triglycerides": Analyte(
+            "triglycerides", (LabUnit("mmol/L", 200), LabUnit("mg/dL", 18_000)), _LINE_LABS
+        ),
+        # Blood counts and renal and liver function: on everolimus and chemotherapy, before each
+        # PRRT cycle and yearly after PRRT (docs/clinical-rules.md#prrt-cycles).
+        "haemoglobin": Analyte("haemoglobin", (LabUnit("g/L", 300), LabUnit("g/dL", 30)), _BLOOD),
+        "platelets": Analyte("platelets", (LabUnit("10^9/L", 5_000, ("x10^9/L", "G/L")),), _BLOOD),
+        "leukocytes": Analyte(
+            "white cells", (LabUnit("10^9/L", 1_000, ("x10^9/L", "G/L")),), _BLOOD
+        ),
+        "neutrophils": Analyte(
+            "neutrophils", (LabUnit("10^9/L", 1_000, ("x10^9/L", "G/L")),), _BLOOD
+        ),
+        "creatinine": Analyte(
+            "creatinine",
+            (LabUnit("µmol/L", 10_000, ("umol/L", "μmol/L")), LabUnit("mg/dL", 120)),
+            _BLOOD,
+        ),
+        "creatinine_clearance": Analyte(
+            "creatinine clearance", (LabUnit("mL/min", 300, ("ml/min",)),), _BLOOD
+        ),
+        "alt": Analyte("ALT", (LabUnit("U/L", 20_000),), _BLOOD),
+        "ast": Analyte("AST", (LabUnit("U/L", 20_000),), _BLOOD),
+        "albumin": Analyte("albumin", (LabUnit("g/L", 100), LabUnit("g/dL", 10)), _BLOOD),
+        "bilirubin": Analyte(
+            "bilirubin",
+            (LabUnit("µmol/L", 1_000, ("umol/L", "μmol/L")), LabUnit("mg/dL", 60)),
+            _BLOOD,
+        ),
     }
 )
 CGA = "chromogranin_a"
+U5HIAA = "u5hiaa"
+NT_PROBNP = "nt_probnp"
+BLOOD_COUNT_ANALYTES = frozenset({"haemoglobin", "platelets", "leukocytes", "neutrophils"})
+RENAL_ANALYTES = frozenset({"creatinine", "creatinine_clearance"})
+# Which lab results answer which due item (docs/clinical-rules.md#surveillance-and-monitoring-v2).
+# PRRT labs are answered on the day both a blood count and a renal result are in.
+ANALYTES_ANSWERING: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "cga": frozenset({CGA}),
+        "u5hiaa": frozenset({U5HIAA}),
+        "nt_probnp": frozenset({NT_PROBNP}),
+        "vitamin_b12": frozenset({"vitamin_b12"}),
+        "vitamin_d": frozenset({"vitamin_d"}),
+        "blood_counts": BLOOD_COUNT_ANALYTES,
+        "metabolic_panel": frozenset({"glucose", "cholesterol", "triglycerides"}),
+    }
+)
+# 1 mg of 5-HIAA is 5.23 µmol (the echocardiography threshold is in µmol/24 h).
+U5HIAA_UMOL_PER_MG = 5.23
+ECHOCARDIOGRAPHY_MODALITY = "echocardiography"
 
 
 def _unit_key(unit: str) -> str:

@@ -28,6 +28,21 @@ OBSTRUCTION_PAIN_SCORE = 7
 # Weight loss since the last check that raises an alert (docs/clinical-rules.md#scoring-thresholds).
 WEIGHT_LOSS_ALERT_KG = 5.0
 
+# Version 2 (docs/clinical-rules.md#symptom-check-scoring-v2).
+# Diarrhoea alone: 4 or more bowel movements a day (TELESTAR's uncontrolled carcinoid diarrhoea).
+DIARRHOEA_ALONE_STOOLS_PER_DAY = SYNDROME_STOOLS_PER_DAY
+# New flushing: at least once a day when the previous check had none.
+NEW_FLUSHING_PER_DAY = 1.0
+# Severe abdominal pain alone (obstruction or mesenteric ischaemia in small-intestine NET).
+SEVERE_PAIN_ALONE_SCORE = 8
+# Worsening against the previous check: stools or flushing up by 2 or more a day.
+WORSENING_STOOLS_PER_DAY = 2.0
+WORSENING_FLUSHING_PER_DAY = 2.0
+# Weight loss: 5 % of the highest weight of the last 6 months when weights are known.
+WEIGHT_LOSS_ALERT_FRACTION = 0.05
+WEIGHT_REFERENCE_MONTHS = 6
+WEIGHT_KG_RANGE = (20.0, 300.0)
+
 SYMPTOM_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
     {
         "flushing_per_day": (0, 50),
@@ -36,7 +51,14 @@ SYMPTOM_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
         "weight_loss_kg": (0, 50),
     }
 )
-_SYMPTOM_FLAGS = ("wheezing", "vomiting", "no_stool_or_gas", "palpitations_or_swelling")
+_SYMPTOM_FLAGS = (
+    "wheezing",
+    "vomiting",
+    "no_stool_or_gas",
+    "palpitations_or_swelling",
+    "fainting",
+    "breathless_at_rest",
+)
 
 # Preparation the reminder text must carry (docs/clinical-rules.md#preparation-for-tests).
 PREPARATION_5HIAA = (
@@ -55,6 +77,10 @@ class AlertKind(StrEnum):
     CARCINOID_HEART = "carcinoid_heart"
     WEIGHT_LOSS = "weight_loss"
     CARCINOID_CRISIS = "carcinoid_crisis"
+    # Fainting or breathlessness at rest without flushing (arrhythmia, heart disease,
+    # bradycardia on SSA): urgent, emergency advice.
+    EMERGENCY_SYMPTOMS = "emergency_symptoms"
+    SYMPTOMS_WORSENING = "symptoms_worsening"
 
 
 class Severity(TextChoices):
@@ -99,6 +125,30 @@ class SymptomAnswers:
     no_stool_or_gas: bool  # no stool or wind for more than a day
     palpitations_or_swelling: bool
     weight_loss_kg: float  # since the last check
+    # Version 2: a first-release client that does not ask them answers "no" / unknown.
+    fainting: bool = False
+    breathless_at_rest: bool = False
+    weight_kg: float | None = None  # 20–300 when given
+
+
+@dataclass(frozen=True)
+class PreviousCheck:
+    """What the comparison reads from the patient's previous check (the "new" and "worsening"
+    rules apply only when there is one)."""
+
+    flushing_per_day: float
+    stools_per_day: float
+
+
+@dataclass(frozen=True)
+class SymptomContext:
+    """What scoring reads besides the answers: the previous check, the highest ``weight_kg`` of
+    the last 6 months, and whether the patient is on SSA or had ileal surgery (for the text)."""
+
+    previous: PreviousCheck | None = None
+    highest_recent_weight_kg: float | None = None
+    on_ssa: bool = False
+    ileal_surgery: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,11 +169,19 @@ class SymptomAssessment:
     weight_loss_flag: bool
     carcinoid_crisis_suspected: bool
     findings: tuple[Finding, ...]
+    worsening: bool = False
+    emergency_suspected: bool = False
 
     @property
     def positive(self) -> bool:
         """True when any alert is raised (the symptom check's ``escalated``)."""
         return bool(self.findings)
+
+    @property
+    def moves_imaging(self) -> bool:
+        """True when the check brings imaging forward: any alert but a weight-only one
+        (docs/clinical-rules.md#surveillance-and-monitoring-v2)."""
+        return any(f.kind != AlertKind.WEIGHT_LOSS for f in self.findings)
 
     @property
     def highest_severity(self) -> str | None:
@@ -156,36 +214,133 @@ def validate_symptom_answers(answers: SymptomAnswers) -> dict[str, list[str]]:
     for field in _SYMPTOM_FLAGS:
         if not isinstance(getattr(answers, field), bool):
             errors.setdefault(field, []).append("Must be yes or no (true or false).")
+    weight = answers.weight_kg
+    if weight is not None:
+        low, high = WEIGHT_KG_RANGE
+        if not _is_number(weight) or not math.isfinite(weight):
+            errors["weight_kg"] = ["Must be a number, or left out."]
+        elif not (low <= weight <= high):
+            errors["weight_kg"] = [
+                f"Must be between {low:g} and {high:g} kg "
+                "(docs/clinical-rules.md#symptom-check-scoring-v2)."
+            ]
     return errors
 
 
-def assess_symptoms(answers: SymptomAnswers) -> SymptomAssessment:
-    """Score a symptom check exactly as docs/clinical-rules.md#scoring-thresholds says. Invalid
-    answers raise ValueError."""
-    errors = validate_symptom_answers(answers)
-    if errors:
-        raise ValueError(f"Invalid symptom answers: {errors}")
+_EMERGENCY_ADVICE = (
+    "Seek emergency care now: call the emergency number or go to the nearest emergency "
+    "department, and say you have a neuroendocrine tumour."
+)
 
-    flushing = answers.flushing_per_day
-    stools = answers.stools_per_day
-    any_flushing = flushing > 0
-    # The wheeze question is asked "with flushing": without flushing it is not the syndrome.
-    wheeze_with_flushing = answers.wheezing and any_flushing
 
-    syndrome_reasons: list[str] = []
+def _weight_finding(answers: SymptomAnswers, context: SymptomContext) -> str | None:
+    """The reason a weight alert is raised, or None (docs/clinical-rules.md#symptom-check-scoring-v2).
+
+    5 % below the highest weight of the last 6 months when both are known, else 5 kg lost
+    since the last check.
+    """
+    highest, weight = context.highest_recent_weight_kg, answers.weight_kg
+    if highest is not None and weight is not None and highest > 0:
+        lost = highest - weight
+        if lost >= highest * WEIGHT_LOSS_ALERT_FRACTION:
+            return (
+                f"Weight {weight:g} kg, {lost:g} kg below the highest of the last "
+                f"{WEIGHT_REFERENCE_MONTHS} months ({highest:g} kg; ≥ "
+                f"{WEIGHT_LOSS_ALERT_FRACTION:.0%})."
+            )
+        return None
+    if answers.weight_loss_kg >= WEIGHT_LOSS_ALERT_KG:
+        return (
+            f"Weight loss of {answers.weight_loss_kg:g} kg since the last check "
+            f"(≥ {WEIGHT_LOSS_ALERT_KG:g} kg)."
+        )
+    return None
+
+
+def _syndrome_reasons(answers: SymptomAnswers, previous: PreviousCheck | None) -> list[str]:
+    flushing, stools = answers.flushing_per_day, answers.stools_per_day
+    reasons: list[str] = []
     if flushing >= SYNDROME_FLUSHING_WITH_DIARRHOEA_PER_DAY and stools >= SYNDROME_STOOLS_PER_DAY:
-        syndrome_reasons.append(
+        reasons.append(
             f"flushing {flushing:g} a day with {stools:g} bowel movements a day "
             f"(≥ {SYNDROME_FLUSHING_WITH_DIARRHOEA_PER_DAY:g} with ≥ {SYNDROME_STOOLS_PER_DAY:g}; "
             f"{SOURCE_TELESTAR})"
         )
-    if flushing >= SYNDROME_FLUSHING_ALONE_PER_DAY:
-        syndrome_reasons.append(
-            f"flushing {flushing:g} a day (≥ {SYNDROME_FLUSHING_ALONE_PER_DAY:g})"
+    elif stools >= DIARRHOEA_ALONE_STOOLS_PER_DAY:
+        reasons.append(
+            f"{stools:g} bowel movements a day (≥ {DIARRHOEA_ALONE_STOOLS_PER_DAY:g}; "
+            f"{SOURCE_TELESTAR})"
         )
-    if wheeze_with_flushing:
-        syndrome_reasons.append("wheezing or shortness of breath with flushing")
-    syndrome = bool(syndrome_reasons)
+    if flushing >= SYNDROME_FLUSHING_ALONE_PER_DAY:
+        reasons.append(f"flushing {flushing:g} a day (≥ {SYNDROME_FLUSHING_ALONE_PER_DAY:g})")
+    elif (
+        previous is not None and previous.flushing_per_day == 0 and flushing >= NEW_FLUSHING_PER_DAY
+    ):
+        reasons.append(f"new flushing, {flushing:g} a day (none at the previous check)")
+    if answers.wheezing and flushing > 0:
+        reasons.append("wheezing or shortness of breath with flushing")
+    return reasons
+
+
+def _worsening_reasons(answers: SymptomAnswers, previous: PreviousCheck | None) -> list[str]:
+    if previous is None:
+        return []
+    reasons: list[str] = []
+    stools_up = answers.stools_per_day - previous.stools_per_day
+    flushing_up = answers.flushing_per_day - previous.flushing_per_day
+    if stools_up >= WORSENING_STOOLS_PER_DAY:
+        reasons.append(
+            f"bowel movements up from {previous.stools_per_day:g} to "
+            f"{answers.stools_per_day:g} a day (≥ {WORSENING_STOOLS_PER_DAY:g} more)"
+        )
+    if flushing_up >= WORSENING_FLUSHING_PER_DAY:
+        reasons.append(
+            f"flushing up from {previous.flushing_per_day:g} to {answers.flushing_per_day:g} a "
+            f"day (≥ {WORSENING_FLUSHING_PER_DAY:g} more)"
+        )
+    return reasons
+
+
+def _syndrome_advice(answers: SymptomAnswers, context: SymptomContext) -> str:
+    advice = (
+        "Ask for chromogranin A and 24-hour urinary 5-HIAA and bring imaging forward: new "
+        "flushing or diarrhoea can signal recurrence in the liver."
+    )
+    if answers.stools_per_day >= DIARRHOEA_ALONE_STOOLS_PER_DAY:
+        causes = ["bile-acid malabsorption after ileal surgery"] if context.ileal_surgery else []
+        causes.append("steatorrhoea on a somatostatin analogue" if context.on_ssa else "infection")
+        advice += " Diarrhoea has other causes to consider: " + ", ".join(causes) + "."
+        if context.on_ssa:
+            advice += (
+                " Diarrhoea of 4 or more a day despite a somatostatin analogue: consider "
+                "telotristat ethyl (TELESTAR)."
+            )
+    return f"{advice} {PREPARATION_5HIAA} {PREPARATION_CGA}"
+
+
+def assess_symptoms(
+    answers: SymptomAnswers, context: SymptomContext | None = None
+) -> SymptomAssessment:
+    """Score a symptom check (docs/clinical-rules.md#scoring-thresholds, version 2 in
+    docs/clinical-rules.md#symptom-check-scoring-v2).
+
+    ``context`` carries the previous check (for "new flushing" and "worsening"), the highest
+    recent weight and the text hints; without it the check is scored on its own. Findings by
+    severity: fainting or breathlessness at rest, urgent with emergency advice (a possible
+    carcinoid crisis when with flushing); suspected obstruction (vomiting with no stool or gas,
+    pain ≥ 7 with either, or pain ≥ 8 alone), urgent with same-day advice; suspected carcinoid
+    syndrome (≥ 4 stools a day, flushing ≥ 3, new flushing, wheeze with flushing), high;
+    worsening (stools or flushing up by 2 a day), high; palpitations or swelling, high; weight
+    loss, normal. Invalid answers raise ValueError.
+    """
+    errors = validate_symptom_answers(answers)
+    if errors:
+        raise ValueError(f"Invalid symptom answers: {errors}")
+    context = context or SymptomContext()
+    any_flushing = answers.flushing_per_day > 0
+
+    syndrome_reasons = _syndrome_reasons(answers, context.previous)
+    worsening_reasons = _worsening_reasons(answers, context.previous)
 
     obstruction_reasons: list[str] = []
     if answers.vomiting and answers.no_stool_or_gas:
@@ -197,13 +352,25 @@ def assess_symptoms(answers: SymptomAnswers) -> SymptomAssessment:
             f"abdominal pain {answers.abdominal_pain}/10 (≥ {OBSTRUCTION_PAIN_SCORE}) with "
             + ("vomiting" if answers.vomiting else "no stool or wind")
         )
-    obstruction = bool(obstruction_reasons)
+    elif answers.abdominal_pain >= SEVERE_PAIN_ALONE_SCORE:
+        obstruction_reasons.append(
+            f"severe abdominal pain {answers.abdominal_pain}/10 (≥ {SEVERE_PAIN_ALONE_SCORE}): "
+            "obstruction or mesenteric ischaemia"
+        )
 
-    heart = answers.palpitations_or_swelling
-    weight = answers.weight_loss_kg >= WEIGHT_LOSS_ALERT_KG
-    # Severe breathlessness or wheeze together with flushing: possible carcinoid crisis. The
-    # questionnaire has no fainting item, so wheeze with flushing is the only trigger here.
-    crisis = wheeze_with_flushing
+    emergency = answers.fainting or answers.breathless_at_rest
+    # A crisis means haemodynamic instability: only fainting or breathlessness at rest say so;
+    # wheeze with flushing alone is the syndrome (high), not a crisis.
+    crisis = emergency and any_flushing
+    what = " and ".join(
+        label
+        for label, asked in (
+            ("fainting", answers.fainting),
+            ("breathlessness at rest", answers.breathless_at_rest),
+        )
+        if asked
+    )
+    weight_reason = _weight_finding(answers, context)
 
     findings: list[Finding] = []
     if crisis:
@@ -211,37 +378,56 @@ def assess_symptoms(answers: SymptomAnswers) -> SymptomAssessment:
             Finding(
                 kind=AlertKind.CARCINOID_CRISIS,
                 severity=Severity.URGENT,
-                reason="Wheezing or shortness of breath together with flushing: possible "
-                "carcinoid crisis.",
+                reason=f"{what.capitalize()} together with flushing: possible carcinoid crisis.",
                 advice="Urgent: contact the patient now and confirm emergency care was sought.",
-                patient_advice="Seek emergency care now: call the emergency number or go to the "
-                "nearest emergency department, and say you have a neuroendocrine tumour.",
+                patient_advice=_EMERGENCY_ADVICE,
             )
         )
-    if obstruction:
+    elif emergency:
+        findings.append(
+            Finding(
+                kind=AlertKind.EMERGENCY_SYMPTOMS,
+                severity=Severity.URGENT,
+                reason=f"{what.capitalize()}: possible arrhythmia, carcinoid heart disease or a "
+                "slow heart rate on a somatostatin analogue.",
+                advice="Urgent: contact the patient now and confirm emergency care was sought.",
+                patient_advice=_EMERGENCY_ADVICE,
+            )
+        )
+    if obstruction_reasons:
         findings.append(
             Finding(
                 kind=AlertKind.OBSTRUCTION,
                 severity=Severity.URGENT,
                 reason="Possible bowel obstruction: " + "; ".join(obstruction_reasons) + ".",
                 advice="Urgent: contact the patient today; mesenteric disease can obstruct the "
-                "bowel and may need emergency surgery.",
+                "bowel or its blood supply and may need emergency surgery.",
                 patient_advice="Please seek medical care today: vomiting, severe abdominal pain "
                 "or no stool or wind can mean a blocked bowel.",
             )
         )
-    if syndrome:
+    if syndrome_reasons:
+        reasons = syndrome_reasons + [f"worsening: {r}" for r in worsening_reasons]
         findings.append(
             Finding(
                 kind=AlertKind.CARCINOID_SYNDROME,
                 severity=Severity.HIGH,
-                reason="Carcinoid syndrome suspected: " + "; ".join(syndrome_reasons) + ".",
-                advice="Ask for chromogranin A and 24-hour urinary 5-HIAA and bring imaging "
-                "forward: new flushing or diarrhoea can signal recurrence in the liver. "
-                f"{PREPARATION_5HIAA} {PREPARATION_CGA}",
+                reason="Carcinoid syndrome suspected: " + "; ".join(reasons) + ".",
+                advice=_syndrome_advice(answers, context),
             )
         )
-    if heart:
+    elif worsening_reasons:
+        findings.append(
+            Finding(
+                kind=AlertKind.SYMPTOMS_WORSENING,
+                severity=Severity.HIGH,
+                reason="Symptoms worse than at the previous check: "
+                + "; ".join(worsening_reasons)
+                + ".",
+                advice=_syndrome_advice(answers, context),
+            )
+        )
+    if answers.palpitations_or_swelling:
         findings.append(
             Finding(
                 kind=AlertKind.CARCINOID_HEART,
@@ -251,23 +437,24 @@ def assess_symptoms(answers: SymptomAnswers) -> SymptomAssessment:
                 advice="Arrange NT-proBNP and echocardiography.",
             )
         )
-    if weight:
+    if weight_reason is not None:
         findings.append(
             Finding(
                 kind=AlertKind.WEIGHT_LOSS,
                 severity=Severity.NORMAL,
-                reason=f"Weight loss of {answers.weight_loss_kg:g} kg since the last check "
-                f"(≥ {WEIGHT_LOSS_ALERT_KG:g} kg).",
+                reason=weight_reason,
                 advice="Review the weight loss with the clinician and consider nutrition "
                 "screening.",
             )
         )
 
     return SymptomAssessment(
-        carcinoid_syndrome_suspected=syndrome,
-        obstruction_suspected=obstruction,
-        carcinoid_heart_suspected=heart,
-        weight_loss_flag=weight,
+        carcinoid_syndrome_suspected=bool(syndrome_reasons),
+        obstruction_suspected=bool(obstruction_reasons),
+        carcinoid_heart_suspected=answers.palpitations_or_swelling,
+        weight_loss_flag=weight_reason is not None,
         carcinoid_crisis_suspected=crisis,
         findings=tuple(findings),
+        worsening=bool(worsening_reasons),
+        emergency_suspected=emergency,
     )

@@ -8,6 +8,7 @@ the denormalised due dates never disagree with what was recorded. The rules them
 and write.
 
 - ``plans``: the plan (default, a clinician's change, re-anchoring) and ``replan``.
+- ``course_facts``: what planning reads from a course (``facts_for``).
 - ``results``: imaging, lab results and the symptom check.
 - ``visits``: clinic visits and SSA injections.
 - ``common``: course reads and locks, input checks, the clinical event a result implies.
@@ -17,11 +18,11 @@ Results that change the course (recurrence, progression, a positive symptom chec
 """
 
 from .common import NOTES_MAX, CourseClosed
+from .course_facts import facts_for
 from .plans import (
     PLAN_FIELDS,
     PlanRefused,
     PlanUpdated,
-    facts_for,
     plan_create,
     plan_reanchor,
     plan_update,

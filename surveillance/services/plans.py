@@ -9,8 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import models, transaction
-from django.db.models import DateField, OuterRef, Subquery, Value
+from django.db import transaction
 from django.utils import timezone
 
 from core.audit import with_history
@@ -18,19 +17,14 @@ from core.errors import (
     InvalidInput,
     PermissionDenied,
 )
-from treatments import machine, staging
+from treatments import staging
 from treatments.models import Course
 from treatments.roles import may_override_guards, system_user
 
 from .. import schedule
 from ..models import (
-    ClinicVisit,
-    ImagingStudy,
-    Injection,
-    LabResult,
     ScheduledItem,
     SurveillancePlan,
-    SymptomCheck,
 )
 from .common import (
     _course,
@@ -39,6 +33,7 @@ from .common import (
     _risk_group_or_none,
     _today,
 )
+from .course_facts import facts_for
 
 PLAN_FIELDS = tuple(f.name for f in fields(schedule.PlanParams))
 
@@ -61,61 +56,6 @@ class PlanUpdated:
     changed: bool
     warnings: list[dict[str, Any]] = field(default_factory=list)
     items: list[schedule.DueItem] = field(default_factory=list)
-
-
-def facts_for(course: Course) -> schedule.Facts:
-    """What was done on the course, as schedule.Facts, read in one query.
-
-    ``course`` must carry its plan (``course.plan``), surgery, diagnosis and current line.
-    Imaging counts from the anchor on, and only multiphase CT or MRI answers the imaging item;
-    injections count from the start of the current line.
-    """
-    plan = course.plan
-    line = course.current_line
-
-    def latest(queryset: models.QuerySet, name: str) -> Subquery:
-        return Subquery(
-            queryset.filter(course=OuterRef("pk")).order_by(f"-{name}").values(name)[:1],
-            output_field=DateField(),
-        )
-
-    if line is not None and line.category == machine.Category.SSA:
-        injections = latest(Injection.objects.filter(given_on__gte=line.started_on), "given_on")
-    else:
-        injections = Value(None, output_field=DateField())
-    row = (
-        Course.objects.filter(pk=course.pk)
-        .annotate(
-            last_imaging_on=latest(
-                ImagingStudy.objects.filter(
-                    modality__in=schedule.SURVEILLANCE_IMAGING_MODALITIES,
-                    performed_on__gte=plan.anchor_on,
-                ),
-                "performed_on",
-            ),
-            last_visit_on=latest(ClinicVisit.objects.all(), "visited_on"),
-            last_cga_on=latest(LabResult.objects.filter(analyte=schedule.CGA), "collected_on"),
-            last_symptom_check_on=latest(SymptomCheck.objects.all(), "reported_on"),
-            last_ssa_injection_on=injections,
-        )
-        .values(
-            "last_imaging_on",
-            "last_visit_on",
-            "last_cga_on",
-            "last_symptom_check_on",
-            "last_ssa_injection_on",
-        )
-        .get()
-    )
-    return schedule.Facts(
-        surgery_on=course.surgery.performed_on,
-        anchor_on=plan.anchor_on,
-        state=course.state,
-        cga_elevated_preop=course.diagnosis.cga_elevated_preop,
-        line_started_on=line.started_on if line is not None else None,
-        on_ssa=course.state == machine.State.SSA,
-        **row,
-    )
 
 
 def _store(course: Course, items: list[schedule.DueItem]) -> None:

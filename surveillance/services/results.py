@@ -5,12 +5,14 @@ and recording the clinical event a result implies.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Max
 
 from core import events
 from core.audit import with_history
@@ -18,7 +20,7 @@ from core.errors import (
     InvalidInput,
 )
 from treatments import machine, payloads
-from treatments.models import Course, CourseEvent
+from treatments.models import Course, CourseEvent, TreatmentLine
 
 from .. import notifications, schedule
 from ..models import (
@@ -40,12 +42,15 @@ from .common import (
     _record_result_event,
     _today,
 )
+from .course_facts import removes_ileum
 from .plans import replan
 
 SYMPTOM_FIELDS = tuple(f.name for f in fields(schedule.SymptomAnswers))
-_SYMPTOM_NUMBERS = frozenset(schedule.SYMPTOM_RANGES)
+# Version 2's questions are optional: a first-release client does not ask them.
+SYMPTOM_REQUIRED = tuple(f.name for f in fields(schedule.SymptomAnswers) if f.default is MISSING)
+_SYMPTOM_NUMBERS = frozenset(schedule.SYMPTOM_RANGES) | {"weight_kg"}
 # The questionnaire's answers stored in DecimalFields (abdominal pain is a whole number).
-_SYMPTOM_DECIMALS = frozenset({"flushing_per_day", "stools_per_day", "weight_loss_kg"})
+_SYMPTOM_DECIMALS = frozenset({"flushing_per_day", "stools_per_day", "weight_loss_kg", "weight_kg"})
 
 # The imaging results that are clinical events (docs/architecture.md#the-event-flow).
 RESULT_EVENTS = {
@@ -201,8 +206,12 @@ def _assessment_dict(assessment: schedule.SymptomAssessment) -> dict[str, Any]:
         "carcinoid_heart_suspected": assessment.carcinoid_heart_suspected,
         "weight_loss_flag": assessment.weight_loss_flag,
         "carcinoid_crisis_suspected": assessment.carcinoid_crisis_suspected,
+        "emergency_suspected": assessment.emergency_suspected,
+        "worsening": assessment.worsening,
         "escalated": assessment.positive,
+        "moves_imaging": assessment.moves_imaging,
         "highest_severity": assessment.highest_severity and str(assessment.highest_severity),
+        "severity": assessment.highest_severity and str(assessment.highest_severity),
         "findings": [
             {
                 "kind": str(finding.kind),
@@ -215,6 +224,32 @@ def _assessment_dict(assessment: schedule.SymptomAssessment) -> dict[str, Any]:
             for finding in assessment.findings
         ],
     }
+
+
+def symptom_context(course: Course, reported_on: dt.date) -> schedule.SymptomContext:
+    """What a new check is compared with (docs/clinical-rules.md#symptom-check-scoring-v2): the
+    patient's newest check on or before ``reported_on``, the highest ``weight_kg`` of the 6
+    months before it, whether an SSA line is open and whether the ileum was removed."""
+    earlier = SymptomCheck.objects.filter(course=course, reported_on__lte=reported_on)
+    previous = (
+        earlier.order_by("-reported_on", "-pk")
+        .values_list("flushing_per_day", "stools_per_day")
+        .first()
+    )
+    since = reported_on - relativedelta(months=schedule.WEIGHT_REFERENCE_MONTHS)
+    highest = earlier.filter(reported_on__gte=since, weight_kg__isnull=False).aggregate(
+        highest=Max("weight_kg")
+    )["highest"]
+    return schedule.SymptomContext(
+        previous=None
+        if previous is None
+        else schedule.PreviousCheck(float(previous[0]), float(previous[1])),
+        highest_recent_weight_kg=None if highest is None else float(highest),
+        on_ssa=TreatmentLine.objects.filter(
+            course=course, category="ssa", ended_on__isnull=True, end_reason=""
+        ).exists(),
+        ileal_surgery=removes_ileum(course),
+    )
 
 
 def symptom_check_record(
@@ -237,7 +272,9 @@ def symptom_check_record(
     errors: dict[str, list[str]] = {
         name: ["Unknown field."] for name in answers if name not in SYMPTOM_FIELDS
     }
-    errors |= {name: ["This field is required."] for name in SYMPTOM_FIELDS if name not in answers}
+    errors |= {
+        name: ["This field is required."] for name in SYMPTOM_REQUIRED if name not in answers
+    }
     errors |= _date_errors("reported_on", reported_on, course, today)
     if errors:
         raise InvalidInput(errors)
@@ -264,7 +301,9 @@ def symptom_check_record(
         errors = _model_errors(check, exclude=["course", "reported_by", "assessment"])
     if errors:
         raise InvalidInput(errors)
-    assessment = _assessment_dict(schedule.assess_symptoms(parsed))
+    assessment = _assessment_dict(
+        schedule.assess_symptoms(parsed, symptom_context(course, reported_on))
+    )
 
     with transaction.atomic():
         check.course = _lock_open(course)

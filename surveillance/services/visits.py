@@ -16,7 +16,7 @@ from core.errors import (
     InvalidInput,
 )
 from treatments import machine
-from treatments.models import Course
+from treatments.models import Course, TreatmentLine
 
 from ..models import (
     ClinicVisit,
@@ -82,7 +82,8 @@ def injection_record(
     dose_mg: Any = None,
     today: dt.date | None = None,
 ) -> InjectionRecorded:
-    """Record a somatostatin-analogue injection; only while the course is on an SSA line.
+    """Record a somatostatin-analogue injection; only while an SSA line is open (beside another
+    line too).
 
     ``agent`` and ``dose_mg`` default to the current line's; another agent is refused (a switch
     is an event), another dose is accepted with a warning.
@@ -104,11 +105,19 @@ def injection_record(
 
     with transaction.atomic():
         locked = _lock_open(course)
-        line = locked.current_line
-        if locked.state != machine.State.SSA or line is None or line.category != "ssa":
+        # The newest open SSA line: it may run beside PRRT, everolimus or chemotherapy, so the
+        # course's state and current line need not be SSA.
+        line = (
+            TreatmentLine.objects.filter(
+                course=locked, category=machine.Category.SSA, ended_on__isnull=True, end_reason=""
+            )
+            .order_by("-number")
+            .first()
+        )
+        if line is None:
             raise NotOnSsa(
-                f"The course is in {locked.state}, not on a somatostatin analogue: injections "
-                "are recorded only while an SSA line runs (record ssa_started first).",
+                f"The course is in {locked.state}, with no somatostatin analogue line open: "
+                "injections are recorded only while an SSA line runs (record ssa_started first).",
                 state=locked.state,
             )
         if given_on < line.started_on:
@@ -125,6 +134,14 @@ def injection_record(
                 }
             )
         warnings: list[dict[str, Any]] = []
+        if line.held_since is not None:
+            warnings.append(
+                {
+                    "code": "line_held",
+                    "detail": f"The SSA line is held since {line.held_since.isoformat()}: "
+                    "record its resumption (line_changed) for injections to fall due again.",
+                }
+            )
         if dose is None and line.dose is None:
             raise InvalidInput({"dose_mg": ["Required: the SSA line records no dose."]})
         if dose is None:

@@ -15,6 +15,7 @@ from surveillance.models import ScheduledItem, SurveillancePlan
 from tests import factories
 from tests.surveillance.conftest import TODAY
 from tests.surveillance.support import due, due_dates, record, writes
+from treatments.models import TreatmentLine
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,10 @@ def test_the_seed_patient_is_standard_risk_with_first_imaging_six_months_after_s
         "visit": dt.date(2026, 8, 1),
         "cga": dt.date(2026, 8, 1),
         "symptom_check": dt.date(2026, 5, 1),
+        # A right hemicolectomy removes the terminal ileum: vitamin B12 yearly.
+        "vitamin_b12": dt.date(2027, 2, 1),
     }
+    assert plan.duration_years is None  # standard risk: lifelong (ESMO 2020)
 
 
 def test_a_g3_tumour_resected_with_an_r1_margin_is_high_risk_with_imaging_at_three_months(
@@ -94,15 +98,16 @@ def test_the_scheduled_items_say_why_they_are_due_and_cite_their_source(course):
 # --- Re-planning on every domain event -----------------------------------------------------------
 
 
-def test_a_recurrence_keeps_imaging_due_while_the_decision_is_pending(course, clinician):
-    before = due_dates(course)
-
+def test_a_recurrence_brings_restaging_3_months_after_it_while_the_decision_is_pending(
+    course, clinician
+):
     record(course, clinician, "recurrence_detected", {"site": "liver", "resectable": True},
            dt.date(2026, 9, 1))  # fmt: skip
 
     course.refresh_from_db()
     assert course.state == "recurrence"
-    assert due_dates(course) == before
+    assert due_dates(course)["imaging"] == dt.date(2026, 12, 1)
+    assert due_dates(course)["visit"] == dt.date(2026, 12, 1)
     assert "treatment decision pending" in due(course)["imaging"].why
 
 
@@ -138,7 +143,8 @@ def test_a_resection_that_leaves_disease_does_not_re_anchor(course, clinician):
            dt.date(2026, 9, 15))  # fmt: skip
 
     assert SurveillancePlan.objects.get(course=course).anchor_on == SURGERY_ON
-    assert due_dates(course)["imaging"] == dt.date(2026, 8, 1)
+    # Disease left: restaging 3 months after the operation's outcome was recorded.
+    assert due_dates(course)["imaging"] == dt.date(2026, 12, 15)
 
 
 def test_starting_an_ssa_schedules_an_injection_28_days_later_and_monthly_symptom_checks(
@@ -165,7 +171,7 @@ def test_starting_an_ssa_schedules_an_injection_28_days_later_and_monthly_sympto
     assert due_dates(course)["symptom_check"] == dt.date(2026, 3, 1)
 
 
-def test_progression_on_ssa_stops_the_injections(course, clinician):
+def test_progression_on_ssa_keeps_the_injections_until_the_line_is_stopped(course, clinician):
     factories.advance(
         course,
         clinician,
@@ -174,10 +180,14 @@ def test_progression_on_ssa_stops_the_injections(course, clinician):
         ("progression_detected", {"recist": "PD"}),
         on=dt.date(2026, 9, 1),
     )
+    # The SSA runs on until the decision (it may continue beside the next line).
+    assert due(course)["ssa_injection"].due_on == dt.date(2026, 9, 29)
+    assert due(course)["imaging"].due_on == dt.date(2026, 12, 1)  # restaging, 3 months
+
+    record(course, clinician, "line_stopped", {"reason": "other"}, dt.date(2026, 9, 2))
 
     assert "ssa_injection" not in due(course)
     assert ScheduledItem.objects.get(course=course, kind="ssa_injection").active is False
-    assert "imaging" in due(course)
 
 
 def test_the_new_due_dates_roll_back_with_the_event_that_moved_them(course, clinician):
@@ -200,7 +210,7 @@ def test_closing_the_course_deactivates_everything(course, clinician):
     record(course, clinician, "course_closed", {"reason": "transferred"}, dt.date(2026, 9, 1))
 
     assert due(course) == {}
-    assert ScheduledItem.objects.filter(course=course).count() == 4
+    assert ScheduledItem.objects.filter(course=course).count() == 5
     assert services.replan(course=course) == []
 
 
@@ -235,7 +245,10 @@ def test_every_event_re_plans_the_course_in_the_transaction_that_recorded_it(cou
         ).get(pk=course.pk)
         expected = schedule.due_items(plan.params(), services.facts_for(fresh), TODAY)
         assert due_dates(course) == {str(i.kind): i.due_on for i in expected}, (kind, course.state)
-        assert ("ssa_injection" in due(course)) is (course.state == "ssa"), kind
+        ssa_open = TreatmentLine.objects.filter(
+            course=course, category="ssa", ended_on__isnull=True, end_reason=""
+        ).exists()
+        assert ("ssa_injection" in due(course)) is ssa_open, kind
     assert course.state == "closed"
     assert due(course) == {}
 

@@ -67,6 +67,7 @@ def test_a_surveillance_ct_closes_the_imaging_item_and_moves_the_visit_and_cga_w
         "visit": dt.date(2027, 2, 1),
         "cga": dt.date(2027, 2, 1),
         "symptom_check": None,
+        "vitamin_b12": dt.date(2027, 2, 1),  # yearly after the right hemicolectomy
     }
 
 
@@ -93,8 +94,8 @@ def test_a_recurrence_on_imaging_records_recurrence_detected_and_moves_the_cours
     assert event.data == {"site": "liver", "resectable": False}
     assert (event.source_model, event.source_id) == ("surveillance.ImagingStudy", recorded.study.pk)
     assert ImagingStudy.objects.get(pk=recorded.study.pk).event == event
-    # The study itself closes the imaging item; imaging stays on the schedule after it.
-    assert due_dates(course)["imaging"] == dt.date(2027, 2, 1)
+    # Known disease: restaging 3 months after the recurrence (ESMO 2020: every 3–6 months).
+    assert due_dates(course)["imaging"] == dt.date(2026, 11, 1)
 
 
 def test_a_recurrence_without_a_site_is_recorded_as_other_and_not_resectable(course, coordinator):
@@ -118,7 +119,9 @@ def test_progression_on_imaging_while_on_ssa_records_progression_detected(course
     assert course.state == "progression"
     assert recorded.event.type == "progression_detected"
     assert recorded.event.data == {"recist": "PD", "imaging_study": recorded.study.pk}
-    assert "ssa_injection" not in due(course)
+    # The SSA runs on until the next-line decision, and restaging follows 3 months on.
+    assert "ssa_injection" in due(course)
+    assert due(course)["imaging"].due_on == dt.date(2027, 1, 1)
 
 
 def test_an_event_the_state_machine_refuses_still_saves_the_study_with_the_refusal_as_warning(

@@ -21,6 +21,8 @@ from surveillance.schedule import (
     NO_LINE_STATES,
     PREPARATION_5HIAA,
     PREPARATION_CGA,
+    RESTAGING_REASON,
+    RESTAGING_STATES,
     SSA_INJECTION_DAYS,
     SYMPTOM_RANGES,
     DueItem,
@@ -46,6 +48,8 @@ from treatments.machine import State
 
 SURGERY = date(2025, 3, 10)
 STANDARD = default_plan(RiskGroup.STANDARD)
+# The first release's ten-year standard plan: still a valid choice for a clinician.
+STANDARD_10Y = replace(STANDARD, duration_years=10)
 LOW = default_plan(RiskGroup.LOW)
 HIGH = default_plan(RiskGroup.HIGH)
 
@@ -81,8 +85,9 @@ def months_after(day: date, months: int) -> date:
     [
         # risk_group, first, years 1–3, years 4–10, duration, symptom check, on SSA
         (RiskGroup.LOW, PlanParams(RiskGroup.LOW, 6, 12, 12, 10, 3, 3)),
-        (RiskGroup.STANDARD, PlanParams(RiskGroup.STANDARD, 6, 6, 12, 10, 3, 1)),
-        (RiskGroup.HIGH, PlanParams(RiskGroup.HIGH, 3, 3, 6, 10, 1, 1)),
+        # Standard and high: lifelong (ESMO 2020), 12-monthly after year 10.
+        (RiskGroup.STANDARD, PlanParams(RiskGroup.STANDARD, 6, 6, 12, None, 3, 1)),
+        (RiskGroup.HIGH, PlanParams(RiskGroup.HIGH, 3, 3, 6, None, 1, 1)),
     ],
 )
 def test_default_plan_for_each_risk_group_is_the_clinical_table(
@@ -342,23 +347,23 @@ def test_surveillance_completes_when_the_next_imaging_would_fall_after_the_durat
     facts = make_facts(last_imaging_on=date(2034, 9, 10), cga_elevated_preop=True)  # 9.5 years
     today = date(2034, 9, 10)
 
-    kinds = {str(item.kind) for item in due_items(STANDARD, facts, today)}
+    kinds = {str(item.kind) for item in due_items(STANDARD_10Y, facts, today)}
     assert kinds == {"symptom_check"}  # the patient may still report late symptoms
-    assert surveillance_complete(STANDARD, facts, today) is True
-    assert imaging_gap_exceeded(STANDARD, facts, date(2036, 1, 1)) is False
+    assert surveillance_complete(STANDARD_10Y, facts, today) is True
+    assert imaging_gap_exceeded(STANDARD_10Y, facts, date(2036, 1, 1)) is False
 
 
-def test_a_standard_risk_patient_imaged_on_time_has_13_studies_over_10_years() -> None:
+def test_a_ten_year_standard_plan_imaged_on_time_has_13_studies_over_10_years() -> None:
     facts = make_facts()
     done: list[date] = []
-    while (items := items_by_kind(due_items(STANDARD, facts, facts.anchor_on))).get("imaging"):
+    while (items := items_by_kind(due_items(STANDARD_10Y, facts, facts.anchor_on))).get("imaging"):
         done.append(items["imaging"].due_on)
         facts = replace(facts, last_imaging_on=done[-1])
 
     every_6_months_to_year_3 = [months_after(SURGERY, m) for m in range(6, 37, 6)]
     then_yearly_to_year_10 = [months_after(SURGERY, m) for m in range(48, 121, 12)]
     assert done == every_6_months_to_year_3 + then_yearly_to_year_10
-    assert surveillance_complete(STANDARD, facts, done[-1])
+    assert surveillance_complete(STANDARD_10Y, facts, done[-1])
 
 
 def test_response_imaging_is_counted_from_a_re_resection_that_followed_the_line_start() -> None:
@@ -376,28 +381,30 @@ def test_response_imaging_is_counted_from_a_re_resection_that_followed_the_line_
 
 def test_imaging_due_exactly_at_the_end_of_the_duration_is_still_due() -> None:
     facts = make_facts(last_imaging_on=date(2034, 3, 10))
-    imaging = items_by_kind(due_items(STANDARD, facts, date(2034, 3, 10)))["imaging"]
+    imaging = items_by_kind(due_items(STANDARD_10Y, facts, date(2034, 3, 10)))["imaging"]
 
     assert imaging.due_on == date(2035, 3, 10)
-    assert surveillance_complete(STANDARD, facts, date(2034, 3, 10)) is False
+    assert surveillance_complete(STANDARD_10Y, facts, date(2034, 3, 10)) is False
 
 
 def test_lifelong_surveillance_never_completes() -> None:
-    plan = replace(STANDARD, duration_years=None)
+    plan = replace(HIGH, duration_years=None)  # 6-monthly in years 4–10, then 12-monthly
     facts = make_facts(last_imaging_on=date(2054, 9, 10))
     imaging = items_by_kind(due_items(plan, facts, date(2054, 9, 10)))["imaging"]
 
     assert imaging.due_on == date(2055, 9, 10)
-    assert "from year 4 onward" in imaging.why
+    assert "every 12 months from year 10" in imaging.why and "lifelong" in imaging.why
     assert surveillance_complete(plan, facts, date(2054, 9, 10)) is False
 
 
 def test_the_duration_does_not_stop_imaging_after_a_recurrence() -> None:
-    facts = make_facts(state="recurrence", last_imaging_on=date(2036, 1, 5))
-    assert items_by_kind(due_items(STANDARD, facts, date(2036, 1, 5)))["imaging"].due_on == date(
-        2037, 1, 5
+    facts = make_facts(
+        state="recurrence", state_entered_on=date(2034, 6, 1), last_imaging_on=date(2036, 1, 5)
     )
-    assert surveillance_complete(STANDARD, facts, date(2036, 1, 5)) is False
+    # Restaging every 6 months after the first year of known disease (ESMO 2020: 3–6 months).
+    imaging = items_by_kind(due_items(STANDARD_10Y, facts, date(2036, 1, 5)))["imaging"]
+    assert imaging.due_on == date(2036, 7, 5)
+    assert surveillance_complete(STANDARD_10Y, facts, date(2036, 1, 5)) is False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,11 +547,18 @@ def test_no_due_date_precedes_the_surgery_and_the_item_says_why() -> None:
 
 
 def test_every_course_state_of_the_machine_is_placed_in_exactly_one_scheduling_group() -> None:
-    groups = [{State.SURVEILLANCE}, {State.CLOSED}, ACTIVE_LINE_STATES, NO_LINE_STATES]
-    placed = [state for group in groups for state in group]
-    assert sorted(placed) == sorted(State)
+    groups = [
+        {State.SURVEILLANCE},
+        {State.CLOSED},
+        ACTIVE_LINE_STATES,
+        NO_LINE_STATES,
+        RESTAGING_STATES,
+    ]
+    placed = [str(state) for group in groups for state in group]
+    assert sorted(placed) == sorted(str(state) for state in State)
     assert len(placed) == len(set(placed))
     assert set(NO_LINE_REASON) == NO_LINE_STATES
+    assert set(RESTAGING_REASON) == RESTAGING_STATES
 
 
 @pytest.mark.parametrize("state", list(State))
@@ -582,6 +596,9 @@ def test_items_are_sorted_by_due_date_then_kind_and_serialise_with_iso_dates() -
         ("imaging", date(2026, 4, 5)),
         ("symptom_check", date(2026, 4, 5)),
         ("visit", date(2026, 4, 5)),
+        # On SSA: vitamin B12 and D yearly from the line's start.
+        ("vitamin_b12", date(2027, 1, 5)),
+        ("vitamin_d", date(2027, 1, 5)),
     ]
     assert items[0].as_dict() == {
         "kind": "ssa_injection",
@@ -594,7 +611,21 @@ def test_items_are_sorted_by_due_date_then_kind_and_serialise_with_iso_dates() -
     }
     assert items[1].as_dict()["window_end"] is None
     assert DueItem.Kind is Kind
-    assert {str(k) for k in Kind} == {"imaging", "visit", "cga", "symptom_check", "ssa_injection"}
+    assert {str(k) for k in Kind} == {
+        "imaging",
+        "visit",
+        "cga",
+        "symptom_check",
+        "ssa_injection",
+        "u5hiaa",
+        "nt_probnp",
+        "echocardiography",
+        "vitamin_b12",
+        "vitamin_d",
+        "prrt_labs",
+        "blood_counts",
+        "metabolic_panel",
+    }
 
 
 def test_next_due_by_kind_and_earliest_due_summarise_the_items() -> None:
@@ -786,8 +817,9 @@ def test_a_check_with_no_symptoms_raises_no_alert() -> None:
     [
         (1, 4, False, True),
         (1, 3, False, False),
-        (0.9, 4, False, False),
-        (0, 10, False, False),
+        (0.9, 4, False, True),  # 4 stools a day alone (version 2)
+        (0.9, 3, False, False),
+        (0, 10, False, True),
         (3, 0, False, True),
         (2.9, 3, False, False),
         (0, 1, True, False),
@@ -812,8 +844,8 @@ def test_a_carcinoid_syndrome_alert_is_high_and_asks_for_markers_with_their_prep
     assert PREPARATION_5HIAA in finding.advice and PREPARATION_CGA in finding.advice
 
 
-def test_wheezing_with_flushing_suggests_a_carcinoid_crisis_and_tells_the_patient_at_once() -> None:
-    result = assess_symptoms(answers(flushing_per_day=0.5, wheezing=True))
+def test_fainting_with_flushing_suggests_a_carcinoid_crisis_and_tells_the_patient_at_once() -> None:
+    result = assess_symptoms(answers(flushing_per_day=0.5, wheezing=True, fainting=True))
     assert result.carcinoid_crisis_suspected is True
     crisis = next(f for f in result.findings if f.kind == "carcinoid_crisis")
     assert crisis.severity == "urgent"
@@ -832,7 +864,9 @@ def test_wheezing_with_flushing_suggests_a_carcinoid_crisis_and_tells_the_patien
         (7, False, True, True),
         (6, True, False, False),
         (6, False, True, False),
-        (10, False, False, False),
+        (10, False, False, True),  # severe pain alone (version 2)
+        (8, False, False, True),
+        (7, False, False, False),
         (0, True, False, False),
         (0, False, True, False),
     ],
@@ -873,6 +907,7 @@ def test_several_positive_rules_give_one_finding_each_most_urgent_first() -> Non
             flushing_per_day=4,
             stools_per_day=6,
             wheezing=True,
+            fainting=True,
             abdominal_pain=8,
             vomiting=True,
             palpitations_or_swelling=True,

@@ -80,7 +80,7 @@ def test_the_schedule_of_a_course_carries_each_items_status_on_the_day(
     assert imaging["window_start"] == dt.date(2026, 7, 2)
     assert imaging["window_end"] is None
     assert "multiphase CT or MRI" in imaging["why"]
-    assert set(schedule) == {"imaging", "visit", "cga", "symptom_check"}
+    assert set(schedule) == {"imaging", "visit", "cga", "symptom_check", "vitamin_b12"}
 
 
 def test_an_ssa_injection_is_overdue_only_after_its_seven_day_window(course, clinician):
