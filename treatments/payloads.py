@@ -519,7 +519,9 @@ def _message(model: type[EventData], error: Mapping[str, Any]) -> str:
     if kind in _MESSAGES:
         return _MESSAGES[kind]
     if kind == "literal_error":
-        return f"Must be one of: {', '.join(_choices(_properties(model)[name]))}."
+        schema = _properties(model)[name]
+        schema = schema["anyOf"][0] if "anyOf" in schema else schema  # an optional choice
+        return f"Must be one of: {', '.join(_choices(schema))}."
     if kind == "string_too_long":
         return f"Must be at most {error['ctx']['max_length']} characters."
     if kind in _RANGE_ERRORS:

@@ -44,11 +44,37 @@ REQUIRED_FIELDS = [
     ("prrt_started", "cycles_planned"),
     ("everolimus_started", "dose_mg"),
     ("chemotherapy_started", "regimen"),
+    ("watchful_waiting_started", "rationale"),
+    ("line_changed", "change"),
+    ("prrt_cycle_given", "cycle"),
+    ("prrt_cycle_given", "activity_gbq"),
+    ("line_completed", "best_response"),
+    ("line_stopped", "reason"),
+    ("procedure_recorded", "procedure"),
+    ("procedure_recorded", "target"),
     ("course_closed", "reason"),
 ]
 OPTIONAL_FIELDS = [
     ("resection_started", "planned_on"),
+    ("ssa_started", "intent"),
     ("progression_detected", "imaging_study"),
+    ("prrt_started", "continue_ssa"),
+    ("everolimus_started", "continue_ssa"),
+    ("chemotherapy_started", "continue_ssa"),
+    ("line_changed", "line"),
+    ("line_changed", "agent"),
+    ("line_changed", "dose_mg"),
+    ("line_changed", "interval_days"),
+    ("prrt_cycle_given", "given_on"),
+    ("line_stopped", "line"),
+    ("status_updated", "sstr_imaging"),
+    ("status_updated", "sstr_uptake_vs_liver"),
+    ("status_updated", "study_on"),
+    ("status_updated", "carcinoid_syndrome"),
+    ("status_updated", "functional"),
+    ("status_updated", "carcinoid_heart_disease"),
+    ("status_updated", "ki67_percent"),
+    ("status_updated", "differentiation"),
     ("symptoms_reported", "symptom_check"),
 ]
 
@@ -90,9 +116,38 @@ def test_it_rejects_a_payload_missing_a_required_field(event, field):
     }
 
 
+# A valid payload holding each optional field that VALID_DATA leaves out (version 2), such
+# that the payload stays valid without it.
+WITH_OPTIONAL = {
+    ("ssa_started", "intent"): data_for("ssa_started", intent="syndrome_control"),
+    **{
+        (event, "continue_ssa"): data_for(event, continue_ssa=True)
+        for event in ("prrt_started", "everolimus_started", "chemotherapy_started")
+    },
+    ("line_changed", "line"): {"change": "hold", "line": 4},
+    ("line_changed", "agent"): {"change": "dose", "dose_mg": 30, "agent": "lanreotide"},
+    ("line_changed", "dose_mg"): {"change": "agent", "agent": "lanreotide", "dose_mg": 120},
+    ("line_changed", "interval_days"): {"change": "dose", "dose_mg": 30, "interval_days": 28},
+    ("prrt_cycle_given", "given_on"): data_for("prrt_cycle_given", given_on="2026-11-02"),
+    ("line_stopped", "line"): data_for("line_stopped", line=4),
+    ("status_updated", "sstr_imaging"): {"sstr_imaging": "positive", "functional": True},
+    ("status_updated", "study_on"): {"sstr_imaging": "positive", "study_on": "2026-10-15"},
+    **{
+        ("status_updated", name): {"sstr_imaging": "negative", name: value}
+        for name, value in (
+            ("carcinoid_syndrome", True),
+            ("functional", False),
+            ("carcinoid_heart_disease", True),
+            ("ki67_percent", 12),
+            ("differentiation", "well"),
+        )
+    },
+}
+
+
 @pytest.mark.parametrize(("event", "field"), OPTIONAL_FIELDS)
 def test_optional_fields_may_be_left_out_or_null(event, field):
-    data = dict(VALID_DATA[event])
+    data = dict(WITH_OPTIONAL.get((event, field), VALID_DATA[event]))
     del data[field]
     assert validate_data(event, data) == (data, {})
     assert validate_data(event, {**data, field: None}) == (data, {})
@@ -423,6 +478,8 @@ def test_only_the_id_fields_refer_to_other_records_of_the_course():
 
     assert referring == {
         "progression_detected": {"imaging_study": "surveillance.ImagingStudy"},
+        "line_changed": {"line": "treatments.TreatmentLine"},
+        "line_stopped": {"line": "treatments.TreatmentLine"},
         "symptoms_reported": {"symptom_check": "surveillance.SymptomCheck"},
     }
 
@@ -457,3 +514,83 @@ def test_the_edges_of_each_range_pass_the_schema_too(schema, event, field, value
 
 def test_every_event_type_has_a_payload_model():
     assert set(DATA_MODELS) == set(EventType)
+
+
+# --- Version 2 payloads: fields that need each other ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ({"change": "dose"}, {"dose_mg": ["This field is required when change is dose."]}),
+        ({"change": "agent"}, {"agent": ["This field is required when change is agent."]}),
+        (
+            {"change": "interval"},
+            {"interval_days": ["This field is required when change is interval."]},
+        ),
+        ({"change": "hold", "dose_mg": 30}, {"dose_mg": ["Must be absent when change is hold."]}),
+        (
+            {"change": "resume", "interval_days": 28},
+            {"interval_days": ["Must be absent when change is resume."]},
+        ),
+    ],
+)
+def test_a_line_change_needs_exactly_the_new_value_it_names(data, errors):
+    assert validate_data("line_changed", data)[1] == errors
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"change": "interval", "interval_days": 14},
+        {"change": "agent", "agent": "lanreotide", "dose_mg": 120},
+        {"change": "hold"},
+        {"change": "resume", "line": 4},
+    ],
+)
+def test_a_complete_line_change_is_accepted(data):
+    assert validate_data("line_changed", data) == (data, {})
+
+
+def test_a_status_update_needs_at_least_one_finding():
+    _, errors = validate_data("status_updated", {})
+    assert list(errors) == ["data"]
+    assert "at least one finding" in errors["data"][0]
+
+
+def test_a_status_update_gives_the_uptake_and_study_day_only_with_an_sstr_result():
+    _, errors = validate_data(
+        "status_updated",
+        {"carcinoid_syndrome": True, "sstr_uptake_vs_liver": "above", "study_on": "2026-10-15"},
+    )
+    assert errors == {
+        "sstr_uptake_vs_liver": ["Give sstr_imaging with it."],
+        "study_on": ["Give sstr_imaging with it."],
+    }
+
+
+@pytest.mark.parametrize(
+    ("ki67", "ok"), [(0, True), (55, True), (100, True), (-1, False), (100.5, False)]
+)
+def test_a_rebiopsy_ki67_is_a_percentage(ki67, ok):
+    _, errors = validate_data("status_updated", {"ki67_percent": ki67})
+    assert (errors == {}) is ok
+    if not ok:
+        assert errors == {"ki67_percent": ["Must be a number from 0 to 100."]}
+
+
+@pytest.mark.parametrize("intent", ["antiproliferative", "syndrome_control"])
+def test_an_ssa_line_names_its_intent_and_leaves_it_out_when_not_sent(intent):
+    assert (
+        validate_data("ssa_started", data_for("ssa_started", intent=intent))[0]["intent"] == intent
+    )
+    assert "intent" not in validate_data("ssa_started", VALID_DATA["ssa_started"])[0]
+    assert validate_data("ssa_started", data_for("ssa_started", intent="palliative"))[1] == {
+        "intent": ["Must be one of: antiproliferative, syndrome_control."]
+    }
+
+
+@pytest.mark.parametrize("event", ["prrt_started", "everolimus_started", "chemotherapy_started"])
+def test_continue_ssa_is_a_strict_flag(event):
+    assert validate_data(event, data_for(event, continue_ssa=False))[0]["continue_ssa"] is False
+    assert list(validate_data(event, data_for(event, continue_ssa="yes"))[1]) == ["continue_ssa"]
