@@ -92,7 +92,7 @@ class Modality(models.TextChoices):
     FDG_PET = "fdg_pet", "FDG-PET"
     ULTRASOUND = "ultrasound", "ultrasound"
     # Heart imaging, not tumour imaging: answers the echocardiography item only
-    # (docs/clinical-rules.md#markers-heart-and-vitamins).
+    # (docs/clinical-rules.md#version-2-surveillance-and-monitoring).
     ECHOCARDIOGRAPHY = "echocardiography", "echocardiography"
 
 
@@ -181,7 +181,7 @@ class SymptomCheck(models.Model):
     weight_loss_kg = models.DecimalField(
         max_digits=4, decimal_places=1, validators=[MinValueValidator(0), MaxValueValidator(50)]
     )
-    # Version 2 (docs/clinical-rules.md#symptom-check-scoring-v2): checks stored before these
+    # Version 2 (docs/clinical-rules.md#version-2-symptom-scoring): checks stored before these
     # questions were asked read as "no" and "weight not given".
     fainting = models.BooleanField(default=False, db_default=False)
     breathless_at_rest = models.BooleanField("breathless at rest", default=False, db_default=False)

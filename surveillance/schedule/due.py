@@ -79,7 +79,7 @@ def due_items(plan: PlanParams, facts: Facts, today: date) -> list[DueItem]:
     syndrome) with each imaging or at once after a positive symptom check, the symptom check,
     the SSA injection per open line, NT-proBNP and echocardiography (carcinoid heart disease),
     vitamins B12 and D, PRRT labs, blood counts and the metabolic panel on the lines that need
-    them (docs/clinical-rules.md#surveillance-and-monitoring-v2). A closed course has nothing due.
+    them (docs/clinical-rules.md#version-2-surveillance-and-monitoring). A closed course has nothing due.
     Raises ValueError when ``on_ssa`` is set with no line start nor injection to count from.
     """
     if facts.state == CLOSED:

@@ -24,7 +24,7 @@ class Kind(StrEnum):
     CGA = "cga"
     SYMPTOM_CHECK = "symptom_check"
     SSA_INJECTION = "ssa_injection"
-    # Version 2 (docs/clinical-rules.md#markers-heart-and-vitamins, #monitoring-on-a-line).
+    # Version 2 (docs/clinical-rules.md#version-2-surveillance-and-monitoring, #monitoring-on-a-line).
     U5HIAA = "u5hiaa"
     NT_PROBNP = "nt_probnp"
     ECHOCARDIOGRAPHY = "echocardiography"
@@ -51,7 +51,7 @@ ACTIVE_LINE_STATES: Final[frozenset[str]] = frozenset(
     {State.SSA, State.PRRT, State.EVEROLIMUS, State.CHEMOTHERAPY}
 )
 # Known disease with no anticancer line running: watch-and-wait, or a decision pending. Imaging
-# is restaging there, every 3–6 months (docs/clinical-rules.md#restaging-in-known-disease;
+# is restaging there, every 3–6 months (docs/clinical-rules.md#version-2-surveillance-and-monitoring;
 # ESMO 2020).
 RESTAGING_STATES: Final[frozenset[str]] = frozenset(
     {"recurrence", "residual_disease", "observation", "progression"}
@@ -120,7 +120,7 @@ class Facts:
     line_started_on: date | None = None
     last_ssa_injection_on: date | None = None
     on_ssa: bool = False
-    # Version 2 (docs/clinical-rules.md#surveillance-and-monitoring-v2).
+    # Version 2 (docs/clinical-rules.md#version-2-surveillance-and-monitoring).
     ssa_lines: tuple[SsaLine, ...] = ()
     prrt: PrrtCourse | None = None
     last_prrt_cycle_on: date | None = None  # any PRRT ever given: yearly blood counts after it
@@ -148,7 +148,7 @@ class Facts:
     @property
     def syndrome(self) -> bool:
         """Functional tumour or carcinoid syndrome: either drives 5-HIAA and heart screening
-        (docs/clinical-rules.md#markers-heart-and-vitamins)."""
+        (docs/clinical-rules.md#version-2-surveillance-and-monitoring)."""
         return self.functional or self.carcinoid_syndrome
 
     def open_ssa_lines(self) -> tuple[SsaLine, ...]:

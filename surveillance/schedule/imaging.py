@@ -48,7 +48,7 @@ from .sources import (
 )
 
 # A positive symptom check brings the next imaging forward to within 4 weeks
-# (docs/clinical-rules.md#surveillance-and-monitoring-v2: new symptoms are a red flag).
+# (docs/clinical-rules.md#version-2-surveillance-and-monitoring: new symptoms are a red flag).
 SYMPTOM_IMAGING_WITHIN_DAYS = 28
 
 
@@ -101,7 +101,7 @@ def _surveillance_imaging(plan: PlanParams, facts: Facts, last: date | None) -> 
 
 
 def _restaging_imaging(facts: Facts, last: date | None) -> _Planned:
-    """Restaging in known disease without a line (docs/clinical-rules.md#restaging-in-known-disease).
+    """Restaging in known disease without a line (docs/clinical-rules.md#version-2-surveillance-and-monitoring).
 
     3 months after the event that brought the course into its state, then every 3 months in the
     first year after it and every 6 after; NEC every 3 months (ESMO 2020).
@@ -225,7 +225,7 @@ def _brought_forward(planned: _Planned | None, facts: Facts, last: date | None) 
     """A positive symptom check not yet followed by imaging brings imaging within 4 weeks.
 
     It also reopens imaging after completed surveillance: new symptoms are a red flag
-    (docs/clinical-rules.md#surveillance-and-monitoring-v2).
+    (docs/clinical-rules.md#version-2-surveillance-and-monitoring).
     """
     alert = _symptom_trigger(facts, last)
     if alert is None:

@@ -25,7 +25,7 @@ from .sources import (
 )
 
 # Carcinoid heart disease screening (expert statement, Davar et al., JACC 2017;
-# docs/clinical-rules.md#markers-heart-and-vitamins).
+# docs/clinical-rules.md#version-2-surveillance-and-monitoring).
 NT_PROBNP_INTERVAL_MONTHS: Final = 12
 NT_PROBNP_ECHO_ABOVE_PG_ML: Final = 260.0
 U5HIAA_ECHO_ABOVE_UMOL_24H: Final = 300.0

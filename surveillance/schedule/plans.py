@@ -59,7 +59,7 @@ RESPONSE_IMAGING_MAX_MONTHS = 6
 
 # Restaging in known disease without a running line (observation, recurrence, residual disease,
 # progression): 3 months after the event, then every 3 months in the first year and every 6
-# after; NEC every 3 months (docs/clinical-rules.md#restaging-in-known-disease; ESMO 2020: 3–6
+# after; NEC every 3 months (docs/clinical-rules.md#version-2-surveillance-and-monitoring; ESMO 2020: 3–6
 # months in advanced disease, 2–3 months for G3 NEC).
 RESTAGING_FIRST_MONTHS = 3
 RESTAGING_YEAR_ONE_MONTHS = 3

@@ -133,7 +133,7 @@ LAB_ANALYTES: Mapping[str, Analyte] = MappingProxyType(
             "docs/clinical-rules.md#monitoring-on-a-line (everolimus: glucose, lipids, blood "
             "counts)",
         ),
-        # Vitamin D yearly on SSA (docs/clinical-rules.md#markers-heart-and-vitamins);
+        # Vitamin D yearly on SSA (docs/clinical-rules.md#version-2-surveillance-and-monitoring);
         # 1 ng/mL = 2.496 nmol/L.
         "vitamin_d": Analyte(
             "25-hydroxyvitamin D",
@@ -148,7 +148,7 @@ LAB_ANALYTES: Mapping[str, Analyte] = MappingProxyType(
             "triglycerides", (LabUnit("mmol/L", 200), LabUnit("mg/dL", 18_000)), _LINE_LABS
         ),
         # Blood counts and renal and liver function: on everolimus and chemotherapy, before each
-        # PRRT cycle and yearly after PRRT (docs/clinical-rules.md#prrt-cycles).
+        # PRRT cycle and yearly after PRRT (docs/clinical-rules.md#version-2-treatment-lines).
         "haemoglobin": Analyte("haemoglobin", (LabUnit("g/L", 300), LabUnit("g/dL", 30)), _BLOOD),
         "platelets": Analyte("platelets", (LabUnit("10^9/L", 5_000, ("x10^9/L", "G/L")),), _BLOOD),
         "leukocytes": Analyte(
@@ -180,7 +180,7 @@ U5HIAA = "u5hiaa"
 NT_PROBNP = "nt_probnp"
 BLOOD_COUNT_ANALYTES = frozenset({"haemoglobin", "platelets", "leukocytes", "neutrophils"})
 RENAL_ANALYTES = frozenset({"creatinine", "creatinine_clearance"})
-# Which lab results answer which due item (docs/clinical-rules.md#surveillance-and-monitoring-v2).
+# Which lab results answer which due item (docs/clinical-rules.md#version-2-surveillance-and-monitoring).
 # PRRT labs are answered on the day both a blood count and a renal result are in.
 ANALYTES_ANSWERING: Mapping[str, frozenset[str]] = MappingProxyType(
     {

@@ -76,31 +76,31 @@ SOURCE_LAB_CEILING = (
     "misplaced decimal point or a wrong unit is refused (docs/clinical-rules.md#lab-values)"
 )
 
-# Version 2 (docs/clinical-rules.md#surveillance-and-monitoring-v2).
+# Version 2 (docs/clinical-rules.md#version-2-surveillance-and-monitoring).
 SOURCE_RESTAGING = (
-    "docs/clinical-rules.md#restaging-in-known-disease: 3 months after the event, then every 3–6 "
+    "docs/clinical-rules.md#version-2-surveillance-and-monitoring: 3 months after the event, then every 3–6 "
     "months (3 in the first year, then 6); NEC every 3 months (ESMO 2020)"
 )
 SOURCE_SYMPTOMS_BRING_FORWARD = (
-    "docs/clinical-rules.md#surveillance-and-monitoring-v2: a positive symptom check brings "
+    "docs/clinical-rules.md#version-2-surveillance-and-monitoring: a positive symptom check brings "
     "imaging forward to within 4 weeks and makes the markers due now (new symptoms are a red flag)"
 )
 SOURCE_U5HIAA = (
-    "docs/clinical-rules.md#markers-heart-and-vitamins: 24-hour urinary 5-HIAA with each imaging "
+    "docs/clinical-rules.md#version-2-surveillance-and-monitoring: 24-hour urinary 5-HIAA with each imaging "
     "study when the tumour is functional or carcinoid syndrome is recorded (NCCN; ENETS)"
 )
 SOURCE_CARCINOID_HEART = (
-    "docs/clinical-rules.md#markers-heart-and-vitamins: with carcinoid syndrome, NT-proBNP yearly; "
+    "docs/clinical-rules.md#version-2-surveillance-and-monitoring: with carcinoid syndrome, NT-proBNP yearly; "
     "echocardiography at baseline, when NT-proBNP > 260 pg/mL, 5-HIAA > 300 µmol/24 h or new heart "
     "symptoms, every 3–6 months with carcinoid heart disease (expert statement, JACC 2017)"
 )
 SOURCE_VITAMINS = (
-    "docs/clinical-rules.md#markers-heart-and-vitamins: vitamin B12 yearly after ileal or "
+    "docs/clinical-rules.md#version-2-surveillance-and-monitoring: vitamin B12 yearly after ileal or "
     "ileocecal resection or right hemicolectomy, and on SSA; vitamin D yearly on SSA (octreotide "
     "label: monitor vitamin B12; deficiency series in GEP-NET)"
 )
 SOURCE_PRRT_LABS = (
-    "docs/clinical-rules.md#prrt-cycles: blood counts, creatinine clearance and liver function "
+    "docs/clinical-rules.md#version-2-treatment-lines: blood counts, creatinine clearance and liver function "
     "within 2–4 weeks before each cycle; blood counts yearly after PRRT (Lutathera label; "
     "NETTER-1)"
 )

@@ -28,7 +28,7 @@ OBSTRUCTION_PAIN_SCORE = 7
 # Weight loss since the last check that raises an alert (docs/clinical-rules.md#scoring-thresholds).
 WEIGHT_LOSS_ALERT_KG = 5.0
 
-# Version 2 (docs/clinical-rules.md#symptom-check-scoring-v2).
+# Version 2 (docs/clinical-rules.md#version-2-symptom-scoring).
 # Diarrhoea alone: 4 or more bowel movements a day (TELESTAR's uncontrolled carcinoid diarrhoea).
 DIARRHOEA_ALONE_STOOLS_PER_DAY = SYNDROME_STOOLS_PER_DAY
 # New flushing: at least once a day when the previous check had none.
@@ -180,7 +180,7 @@ class SymptomAssessment:
     @property
     def moves_imaging(self) -> bool:
         """True when the check brings imaging forward: any alert but a weight-only one
-        (docs/clinical-rules.md#surveillance-and-monitoring-v2)."""
+        (docs/clinical-rules.md#version-2-surveillance-and-monitoring)."""
         return any(f.kind != AlertKind.WEIGHT_LOSS for f in self.findings)
 
     @property
@@ -222,7 +222,7 @@ def validate_symptom_answers(answers: SymptomAnswers) -> dict[str, list[str]]:
         elif not (low <= weight <= high):
             errors["weight_kg"] = [
                 f"Must be between {low:g} and {high:g} kg "
-                "(docs/clinical-rules.md#symptom-check-scoring-v2)."
+                "(docs/clinical-rules.md#version-2-symptom-scoring)."
             ]
     return errors
 
@@ -234,7 +234,7 @@ _EMERGENCY_ADVICE = (
 
 
 def _weight_finding(answers: SymptomAnswers, context: SymptomContext) -> str | None:
-    """The reason a weight alert is raised, or None (docs/clinical-rules.md#symptom-check-scoring-v2).
+    """The reason a weight alert is raised, or None (docs/clinical-rules.md#version-2-symptom-scoring).
 
     5 % below the highest weight of the last 6 months when both are known, else 5 kg lost
     since the last check.
@@ -322,7 +322,7 @@ def assess_symptoms(
     answers: SymptomAnswers, context: SymptomContext | None = None
 ) -> SymptomAssessment:
     """Score a symptom check (docs/clinical-rules.md#scoring-thresholds, version 2 in
-    docs/clinical-rules.md#symptom-check-scoring-v2).
+    docs/clinical-rules.md#version-2-symptom-scoring).
 
     ``context`` carries the previous check (for "new flushing" and "worsening"), the highest
     recent weight and the text hints; without it the check is scored on its own. Findings by

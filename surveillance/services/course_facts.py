@@ -25,7 +25,7 @@ from ..models import (
 )
 
 # The operations after which vitamin B12 is checked yearly: the terminal ileum is removed
-# (docs/clinical-rules.md#markers-heart-and-vitamins).
+# (docs/clinical-rules.md#version-2-surveillance-and-monitoring).
 ILEAL_PROCEDURES = frozenset(
     {
         SurgeryProcedure.SEGMENTAL_ILEAL_RESECTION,

@@ -227,7 +227,7 @@ def _assessment_dict(assessment: schedule.SymptomAssessment) -> dict[str, Any]:
 
 
 def symptom_context(course: Course, reported_on: dt.date) -> schedule.SymptomContext:
-    """What a new check is compared with (docs/clinical-rules.md#symptom-check-scoring-v2): the
+    """What a new check is compared with (docs/clinical-rules.md#version-2-symptom-scoring): the
     patient's newest check on or before ``reported_on``, the highest ``weight_kg`` of the 6
     months before it, whether an SSA line is open and whether the ileum was removed."""
     earlier = SymptomCheck.objects.filter(course=course, reported_on__lte=reported_on)
