@@ -53,6 +53,19 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
 _GSM7_LOOKALIKES = {"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "–": "-", "—": "-"}
 
+# Reminders for a blood test other than chromogranin A: the texts name only "blood test", never
+# the analyte (minimum-necessary wording).
+BLOOD_TEST_KINDS = frozenset(
+    {
+        ReminderKind.NT_PROBNP_DUE,
+        ReminderKind.VITAMIN_B12_DUE,
+        ReminderKind.VITAMIN_D_DUE,
+        ReminderKind.PRRT_LABS_DUE,
+        ReminderKind.BLOOD_COUNTS_DUE,
+        ReminderKind.METABOLIC_PANEL_DUE,
+    }
+)
+
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -154,6 +167,7 @@ def _context(*, kind: str, stage: str, due_on: date, language: str) -> dict[str,
         # languages carry their translation in their templates.
         "preparation_cga": schedule.PREPARATION_CGA,
         "preparation_5hiaa": schedule.PREPARATION_5HIAA,
+        "blood_kinds": BLOOD_TEST_KINDS,
     }
 
 

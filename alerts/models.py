@@ -28,6 +28,15 @@ class ReminderKind(models.TextChoices):
     CGA_DUE = "cga_due", "chromogranin A due"
     SYMPTOM_CHECK_DUE = "symptom_check_due", "symptom check due"
     SSA_INJECTION_DUE = "ssa_injection_due", "SSA injection due"
+    # Version 2 monitoring (surveillance.schedule.Kind + "_due").
+    U5HIAA_DUE = "u5hiaa_due", "24-hour urinary 5-HIAA due"
+    NT_PROBNP_DUE = "nt_probnp_due", "NT-proBNP due"
+    ECHOCARDIOGRAPHY_DUE = "echocardiography_due", "echocardiography due"
+    VITAMIN_B12_DUE = "vitamin_b12_due", "vitamin B12 due"
+    VITAMIN_D_DUE = "vitamin_d_due", "vitamin D due"
+    PRRT_LABS_DUE = "prrt_labs_due", "pre-PRRT labs due"
+    BLOOD_COUNTS_DUE = "blood_counts_due", "blood counts due"
+    METABOLIC_PANEL_DUE = "metabolic_panel_due", "glucose and lipids due"
     OVERDUE = "overdue", "overdue (generic)"
 
 

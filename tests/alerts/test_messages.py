@@ -99,3 +99,49 @@ def test_an_unsubscribe_token_names_its_patient_and_refuses_tampering():
     assert messages.read_unsubscribe_token(token) == (42, "email")
     with pytest.raises(signing.BadSignature):
         messages.read_unsubscribe_token(token.replace("e", "f", 1) + "x")
+
+
+def test_every_kind_the_schedule_can_make_due_has_a_reminder_kind_and_a_text_in_each_language():
+    for kind in schedule.Kind:
+        reminder_kind = f"{kind}_due"
+        assert reminder_kind in ReminderKind.values
+        for language in messages.LANGUAGES:
+            sms = messages.render_sms(
+                kind=reminder_kind, stage="due", due_on=DUE, language=language
+            )
+            before_when = sms.split(":", 1)[1].strip()
+            assert not before_when.startswith(("is ", "-", "est ", "está ")), sms  # a "what"
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("u5hiaa_due", {"en": "urine test", "pt": "urina", "es": "orina", "fr": "urine"}),
+        ("echocardiography_due", {"en": "heart scan", "pt": "card", "es": "card", "fr": "card"}),
+        ("vitamin_b12_due", {"en": "blood test", "pt": "sangue", "es": "sangre", "fr": "sang"}),
+        ("prrt_labs_due", {"en": "blood test", "pt": "sangue", "es": "sangre", "fr": "sang"}),
+        ("metabolic_panel_due", {"en": "blood test", "pt": "sangue", "es": "sangre", "fr": "sang"}),
+    ],
+)
+def test_the_new_monitoring_reminders_name_only_a_generic_test(kind, words):
+    for language, word in words.items():
+        sms = messages.render_sms(kind=kind, stage="advance", due_on=DUE, language=language)
+        assert word in sms
+        for hidden in ("5-HIAA", "NT-proBNP", "B12", "vitamin", "PRRT", "echocardio"):
+            assert hidden.casefold() not in sms.casefold()
+
+
+def test_the_urine_test_email_carries_the_diet_preparation_in_every_language():
+    english = messages.render_email(
+        kind="u5hiaa_due", stage="advance", due_on=DUE, language="en", unsubscribe=LINK
+    )
+    assert schedule.PREPARATION_5HIAA in english.body
+    for language in ("pt", "es", "fr"):
+        body = messages.render_email(
+            kind="u5hiaa_due", stage="due", due_on=DUE, language=language, unsubscribe=LINK
+        ).body
+        assert "5-HIAA" in body and "kiwi" in body and "tomat" in body
+    blood = messages.render_email(
+        kind="vitamin_b12_due", stage="due", due_on=DUE, language="en", unsubscribe=LINK
+    )
+    assert "kiwi" not in blood.body
