@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from .effects import LineNotFoundError
+from .effects import LineNotFoundError, chosen_line
 from .facts import CourseFacts
 from .flow import allowed_events, is_allowed, target_state
 from .guard_base import ADJUVANT_RULE, CLOSED_RULE, PROCEDURE_RULE, GuardResult
@@ -142,6 +142,10 @@ def evaluate(
             allowed_events=allowed,
             not_allowed_reason=refusal,
         )
+    # Which lines the event acts on is settled first: an event naming no open line (or not
+    # naming one of several) is a field error on `line`, not a guard's business.
+    if event in (EventType.LINE_CHANGED, EventType.LINE_STOPPED):
+        chosen_line(facts, data)
     failed = [guard.result() for guard in GUARDS[event] if not guard.holds(facts, data)]
     return Decision(
         event=str(event),
