@@ -21,6 +21,7 @@ from surveillance.models import (
     Purpose,
     SymptomCheck,
 )
+from surveillance.schedule import Severity
 from treatments.machine import RECURRENCE_SITES
 from treatments.models import Course
 from treatments.roles import Role, role_of
@@ -195,6 +196,12 @@ class SymptomIn(StrictSerializer):
     no_stool_or_gas = serializers.BooleanField()
     palpitations_or_swelling = serializers.BooleanField()
     weight_loss_kg = serializers.DecimalField(max_digits=4, decimal_places=1)
+    # Version 2: optional, so a first-release client keeps working ("no" when left out).
+    fainting = serializers.BooleanField(required=False)
+    breathless_at_rest = serializers.BooleanField(required=False)
+    weight_kg = serializers.DecimalField(
+        max_digits=4, decimal_places=1, required=False, allow_null=True, help_text="20–300 kg"
+    )
 
 
 class FindingOut(serializers.Serializer):
@@ -209,6 +216,10 @@ class AssessmentOut(serializers.Serializer):
     carcinoid_syndrome_suspected = serializers.BooleanField()
     obstruction_suspected = serializers.BooleanField()
     escalated = serializers.BooleanField()
+    worsening = serializers.BooleanField(help_text="Stools or flushing up by 2 a day or more.")
+    severity = serializers.ChoiceField(
+        choices=Severity.values, allow_null=True, help_text="The highest alert severity raised."
+    )
     findings = FindingOut(many=True)
 
 
@@ -219,7 +230,8 @@ class SymptomOut(serializers.ModelSerializer):
         model = SymptomCheck
         fields = ["id", "course", "reported_on", "flushing_per_day", "stools_per_day", "wheezing",
                   "abdominal_pain", "vomiting", "no_stool_or_gas", "palpitations_or_swelling",
-                  "weight_loss_kg", "assessment", "recorded_at"]  # fmt: skip
+                  "weight_loss_kg", "fainting", "breathless_at_rest", "weight_kg",
+                  "assessment", "recorded_at"]  # fmt: skip
         read_only_fields = fields
 
     @extend_schema_field(AssessmentOut)
@@ -235,6 +247,8 @@ class SymptomOut(serializers.ModelSerializer):
             "carcinoid_syndrome_suspected": bool(assessment.get("carcinoid_syndrome_suspected")),
             "obstruction_suspected": bool(assessment.get("obstruction_suspected")),
             "escalated": bool(assessment.get("escalated")),
+            "worsening": bool(assessment.get("worsening")),
+            "severity": assessment.get("highest_severity"),
             "findings": findings,
         }
 

@@ -107,6 +107,14 @@ def imaging_record(
     errors |= _choice_errors("result", result, ImagingResult)
     errors |= _notes_errors(notes)
     event_type = RESULT_EVENTS.get(result)
+    if modality == schedule.ECHOCARDIOGRAPHY_MODALITY and event_type is not None:
+        # An echo looks at the heart valves, not the tumour: it answers the echocardiography
+        # item and never moves the course.
+        errors["result"] = [
+            "An echocardiography does not stage the tumour: record recurrence or progression "
+            "from CT, MRI or functional imaging."
+        ]
+        event_type = None
     if event_type is machine.EventType.RECURRENCE_DETECTED:
         _, data_errors = payloads.validate_data(
             event_type, {"site": site, "resectable": resectable}
