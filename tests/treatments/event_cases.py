@@ -103,10 +103,10 @@ def targets_of(event: str, to_cell: str, source: str) -> list[tuple[str, str | N
     if to_cell == "surveillance if ned, else see resection":
         # From resection, no evidence of disease returns to surveillance, else to recurrence;
         # from any other state (a resection opened beside a line) the course stays.
-        return [
-            ("surveillance", "ned"),
-            ("recurrence" if source == "resection" else source, "not ned"),
-        ]
+        if source != "resection":
+            return [("surveillance", "ned"), (source, "not ned")]
+        running = [(s, "not ned, its line running") for s in LINE_STATES if s != "supportive"]
+        return [("surveillance", "ned"), ("recurrence", "not ned"), *running]
     if to_cell == "(same); from progression, the line's state":
         return (
             [("ssa", "the changed line is an SSA")] if source == "progression" else [(source, None)]

@@ -184,6 +184,12 @@ class Transition:
             yield State.SURVEILLANCE, "ned"
             yield source, "not ned"
             return
+        if self.resolver == AFTER_RESECTION:
+            yield State.SURVEILLANCE, "ned"
+            yield State.RECURRENCE, "not ned"
+            for line_state in (State.SSA, State.PRRT, State.EVEROLIMUS, State.CHEMOTHERAPY):
+                yield line_state, "not ned, its line running"
+            return
         primary = source if self.target is None else self.target
         if self.branch_on is None or self.otherwise is None:
             yield primary, None
