@@ -73,8 +73,10 @@ def to_dot(highlight: str | None = None) -> str:
 # Column, row of each state: the main path runs left to right.
 LAYOUT: dict[machine.State, tuple[int, int]] = {
     machine.State.SURVEILLANCE: (0, 1),
+    machine.State.RESIDUAL_DISEASE: (0, 2),
     machine.State.RESECTION: (1, 0),
     machine.State.RECURRENCE: (1, 1),
+    machine.State.OBSERVATION: (1, 2),
     machine.State.SSA: (2, 1),
     machine.State.CHEMOTHERAPY: (2, 2),
     machine.State.SUPPORTIVE: (2, 3),
@@ -83,43 +85,70 @@ LAYOUT: dict[machine.State, tuple[int, int]] = {
     machine.State.EVEROLIMUS: (4, 1),
     machine.State.CLOSED: (4, 3),
 }
-BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 120, 34, 60, 36, 12
+COLUMNS, ROWS = 5, 4
+BOX_W, BOX_H, GAP_X, GAP_Y = 130, 34, 110, 110
+MARGIN = GAP_Y / 2 + 10  # corridors run outside the grid too
+LANE = 5  # distance between parallel arrows in a corridor
+LANES = 17  # lanes per corridor: offsets stay within 45 of its middle
 
 
-def _centre(state: machine.State) -> tuple[float, float]:
+def _box(state: machine.State) -> tuple[float, float, float, float]:
+    """Left, top, right, bottom of a state's box."""
     col, row = LAYOUT[state]
-    return PAD + col * (BOX_W + GAP_X) + BOX_W / 2, PAD + row * (BOX_H + GAP_Y) + BOX_H / 2
+    left, top = MARGIN + col * (BOX_W + GAP_X), MARGIN + row * (BOX_H + GAP_Y)
+    return left, top, left + BOX_W, top + BOX_H
 
 
-def _border_point(src: machine.State, dst: machine.State) -> tuple[float, float, float, float]:
-    """Start and end of an arrow, cut at the edges of the two boxes."""
-    (x1, y1), (x2, y2) = _centre(src), _centre(dst)
-    dx, dy = x2 - x1, y2 - y1
+def _row_corridor(k: int) -> float:
+    """The middle of the free band above row ``k`` (``k == ROWS``: below the last row)."""
+    return MARGIN + k * (BOX_H + GAP_Y) - GAP_Y / 2
 
-    def cut(scale_sign: int) -> tuple[float, float]:
-        if dx == 0 and dy == 0:
-            return x1, y1
-        tx = (BOX_W / 2) / abs(dx) if dx else float("inf")
-        ty = (BOX_H / 2) / abs(dy) if dy else float("inf")
-        t = min(tx, ty)
-        return (x1 + dx * t, y1 + dy * t) if scale_sign > 0 else (x2 - dx * t, y2 - dy * t)
 
-    (sx, sy), (ex, ey) = cut(1), cut(-1)
-    return sx, sy, ex, ey
+def _column_corridor(j: int) -> float:
+    """The middle of the free band left of column ``j``."""
+    return MARGIN + j * (BOX_W + GAP_X) - GAP_X / 2
+
+
+def _route(src: machine.State, dst: machine.State, lane: int) -> list[tuple[float, float]]:
+    """An arrow from ``src`` to ``dst`` that runs only in the corridors between the boxes.
+
+    It leaves ``src`` by its top (target higher up) or bottom into the row corridor next to
+    it, runs along it (to the column corridor left of ``dst`` and along that to the row
+    corridor next to ``dst`` when they differ) and enters ``dst`` from that corridor.
+    Corridors hold no box, so no arrow crosses a box; ``lane`` shifts parallel arrows apart.
+    """
+    (_s_col, s_row), (d_col, d_row) = LAYOUT[src], LAYOUT[dst]
+    s_left, s_top, s_right, s_bottom = _box(src)
+    d_left, d_top, d_right, d_bottom = _box(dst)
+    offset = (lane % LANES - LANES // 2) * LANE
+    up = d_row < s_row
+    s_y = _row_corridor(s_row if up else s_row + 1) + offset
+    start = ((s_left + s_right) / 2 + offset, s_top if up else s_bottom)
+    if d_row > s_row:
+        d_y, end_y = _row_corridor(d_row) + offset, d_top
+    else:
+        d_y, end_y = _row_corridor(d_row + 1) + offset, d_bottom
+    end = ((d_left + d_right) / 2 + offset, end_y)
+    if d_y == s_y:
+        return [start, (start[0], s_y), (end[0], s_y), end]
+    x = _column_corridor(d_col) + offset
+    return [start, (start[0], s_y), (x, s_y), (x, d_y), (end[0], d_y), end]
 
 
 def to_svg(highlight: str | None = None) -> str:
-    """An SVG of every state and transition, the `highlight` state filled.
+    """An SVG of every state and transition, each arrow labelled with its events.
 
-    Raises ValueError for a `highlight` that names no state.
+    Events that keep the course where it is (symptom reports, status updates, procedures,
+    PRRT cycles) have no arrow; the arrows between two states carry every event that moves
+    the course between them. Raises ValueError for a `highlight` that names no state.
     """
     current = _highlighted(highlight or None)
-    width = PAD * 2 + 5 * BOX_W + 4 * GAP_X
-    height = PAD * 2 + 4 * BOX_H + 3 * GAP_Y
+    width = round(MARGIN * 2 + COLUMNS * BOX_W + (COLUMNS - 1) * GAP_X)
+    height = round(MARGIN * 2 + ROWS * BOX_H + (ROWS - 1) * GAP_Y)
     labels: dict[tuple[machine.State, machine.State], list[str]] = {}
     for src, event, dst, _condition in machine.edges():
-        if src != dst:
-            labels.setdefault((src, dst), []).append(str(event))
+        if src != dst and str(event) not in labels.setdefault((src, dst), []):
+            labels[(src, dst)].append(str(event))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="Course state machine">',
@@ -127,25 +156,32 @@ def to_svg(highlight: str | None = None) -> str:
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
         'fill="#555"/></marker></defs>',
     ]
-    for (src, dst), events in sorted(labels.items()):
-        sx, sy, ex, ey = _border_point(src, dst)
+    for lane, ((src, dst), events) in enumerate(sorted(labels.items())):
+        points = _route(src, dst, lane)
         faint = dst == machine.State.CLOSED
         live = current is not None and src == current
         colour = "#b00020" if live else ("#ccc" if faint else "#555")
+        text = escape(", ".join(events))
+        path = " ".join(f"{x:.0f},{y:.0f}" for x, y in points)
+        (x1, y1), (x2, _y2) = points[1], points[2]
         parts.append(
-            f'<line x1="{sx:.0f}" y1="{sy:.0f}" x2="{ex:.0f}" y2="{ey:.0f}" stroke="{colour}" '
-            f'stroke-width="{2 if live else 1}" marker-end="url(#arrow)">'
-            f"<title>{escape(', '.join(sorted(events)))}</title></line>"
+            f'<g class="transition" data-from="{src}" data-to="{dst}">'
+            f'<polyline points="{path}" fill="none" stroke="{colour}" '
+            f'stroke-width="{2 if live else 1}" marker-end="url(#arrow)"><title>{text}</title>'
+            f'</polyline><text x="{(x1 + x2) / 2:.0f}" y="{y1 - 2:.0f}" text-anchor="middle" '
+            f'font-size="8" font-family="sans-serif" fill="{colour if not faint else "#999"}">'
+            f"{text}</text></g>"
         )
     for state in machine.State:
-        x, y = _centre(state)
+        left, top, _right, _bottom = _box(state)
         on = state == current
         parts.append(
             f'<g class="state{" current" if on else ""}" data-state="{state}">'
-            f'<rect x="{x - BOX_W / 2:.0f}" y="{y - BOX_H / 2:.0f}" width="{BOX_W}" '
+            f'<rect x="{left:.0f}" y="{top:.0f}" width="{BOX_W}" '
             f'height="{BOX_H}" rx="6" fill="{"#b00020" if on else "#f4f4f4"}" stroke="#333"/>'
-            f'<text x="{x:.0f}" y="{y + 4:.0f}" text-anchor="middle" font-size="13" '
-            f'font-family="sans-serif" fill="{"#fff" if on else "#222"}">{state}</text></g>'
+            f'<text x="{left + BOX_W / 2:.0f}" y="{top + BOX_H / 2 + 4:.0f}" '
+            f'text-anchor="middle" font-size="13" font-family="sans-serif" '
+            f'fill="{"#fff" if on else "#222"}">{state}</text></g>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -5,6 +5,9 @@ The edges expected are the literal table of ``event_cases``, not the code's own 
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 
 from tests.treatments.event_cases import ALL_STATES, EXPECTED_EDGES
@@ -62,3 +65,70 @@ def test_the_admin_picture_refuses_to_highlight_an_unknown_state_in_the_same_wor
     with pytest.raises(ValueError, match="Unknown state"):
         to_svg(highlight="remission")
     assert 'data-state="ssa"' in to_svg(highlight="ssa")
+
+
+# --- The admin's picture: every state, every moving event on a labelled arrow, no arrow in a box
+
+
+def svg_arrows(svg: str) -> list[tuple[str, str, list[tuple[float, float]], str]]:
+    """(from, to, points, visible label) of each arrow of the picture."""
+    pattern = re.compile(
+        r'<g class="transition" data-from="(\w+)" data-to="(\w+)"><polyline points="([^"]+)"'
+        r".*?</polyline><text[^>]*>([^<]*)</text></g>"
+    )
+    return [
+        (src, dst, [tuple(map(float, p.split(","))) for p in points.split()], label)
+        for src, dst, points, label in pattern.findall(svg)
+    ]
+
+
+def svg_boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
+    pattern = re.compile(
+        r'data-state="(\w+)"><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"'
+    )
+    return {
+        state: (float(x), float(y), float(x) + float(w), float(y) + float(h))
+        for state, x, y, w, h in pattern.findall(svg)
+    }
+
+
+def crosses(segment, box) -> bool:
+    """Whether an axis-parallel segment runs through the inside of a box."""
+    (x1, y1), (x2, y2) = segment
+    left, top, right, bottom = box
+    low_x, high_x, low_y, high_y = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
+    return low_x < right and high_x > left and low_y < bottom and high_y > top
+
+
+def test_the_admin_picture_has_a_box_for_every_state_of_the_table():
+    assert set(svg_boxes(to_svg())) == set(ALL_STATES)
+
+
+def test_every_move_between_two_states_is_a_labelled_arrow_of_the_picture():
+    moves = {}
+    for source, event, target, _condition in EXPECTED_EDGES:
+        if source != target:
+            moves.setdefault((source, target), set()).add(event)
+    arrows = {(src, dst): set(label.split(", ")) for src, dst, _, label in svg_arrows(to_svg())}
+    assert arrows == moves
+
+
+def test_no_arrow_of_the_picture_runs_through_a_box():
+    svg = to_svg()
+    boxes = svg_boxes(svg)
+    for src, dst, points, _label in svg_arrows(svg):
+        for segment in itertools.pairwise(points):
+            assert segment[0][0] == segment[1][0] or segment[0][1] == segment[1][1]
+            for state, box in boxes.items():
+                assert not crosses(segment, box), (src, dst, state, segment)
+
+
+def test_every_arrow_ends_on_the_edge_of_its_target_box():
+    svg = to_svg()
+    boxes = svg_boxes(svg)
+    for src, dst, points, _label in svg_arrows(svg):
+        (sx, sy), (ex, ey) = points[0], points[-1]
+        s_left, s_top, s_right, s_bottom = boxes[src]
+        d_left, d_top, d_right, d_bottom = boxes[dst]
+        assert s_left < sx < s_right and sy in (s_top, s_bottom)
+        assert d_left < ex < d_right and ey in (d_top, d_bottom)
