@@ -105,8 +105,8 @@ def test_stools_from_2_to_5_is_worsening():
     [
         ((0, 1), {"stools_per_day": 3}, True),  # up by 2: worsening alone, below 4
         ((0, 1), {"stools_per_day": 2.9}, False),
-        ((1, 2), {"flushing_per_day": 3}, True),
-        ((1, 2), {"flushing_per_day": 2.9}, False),
+        ((0.5, 2), {"flushing_per_day": 2.5}, True),
+        ((0.5, 2), {"flushing_per_day": 2.4}, False),
     ],
 )
 def test_worsening_is_an_increase_of_2_a_day_against_the_previous_check(previous, now, worsening):
