@@ -8,7 +8,16 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from treatments.models import Course, CourseEvent, Patient, Sex, TreatmentLine
+from treatments.models import (
+    Course,
+    CourseEvent,
+    DiseaseAfterSurgery,
+    Patient,
+    PrrtCycle,
+    Sex,
+    SurgeryProcedure,
+    TreatmentLine,
+)
 from treatments.staging import STAGE_SYSTEMS
 
 from .strict import CalendarDateField, StrictDictField, StrictSerializer
@@ -95,16 +104,33 @@ class DiagnosisInSerializer(StrictSerializer):
     sstr_imaging_on = CalendarDateField(required=False, allow_null=True)
     cga_elevated_preop = serializers.BooleanField()
     functional = serializers.BooleanField()
+    carcinoid_syndrome = serializers.BooleanField(
+        required=False,
+        help_text="Carcinoid syndrome at registration (default false); like `functional`, it "
+        "makes 5-HIAA and heart screening due.",
+    )
     notes = _text(MAX_TEXT, required=False, allow_blank=True)
 
 
 class SurgeryInSerializer(StrictSerializer):
     performed_on = CalendarDateField()
-    procedure = _text(120)
+    procedure = serializers.ChoiceField(choices=SurgeryProcedure.values)
+    procedure_detail = _text(
+        120,
+        required=False,
+        allow_blank=True,
+        help_text="The operation in the surgeon's words (what `other` was).",
+    )
     margin = serializers.ChoiceField(choices=["R0", "R1", "R2"])
     nodes_examined = serializers.IntegerField(min_value=0, max_value=500)
     nodes_positive = serializers.IntegerField(min_value=0, max_value=500)
     gallbladder_removed = serializers.BooleanField(required=False)
+    disease_after_surgery = serializers.ChoiceField(
+        choices=DiseaseAfterSurgery.values,
+        required=False,
+        help_text="`ned` (default with an R0/R1 margin and M0) or `residual` (default with R2; "
+        "say which with M1). `residual` starts the course in `residual_disease`.",
+    )
 
 
 class CourseCreateSerializer(StrictSerializer):
@@ -168,6 +194,57 @@ class LineSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class PrrtCycleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PrrtCycle
+        fields = ["number", "given_on", "activity_gbq"]
+
+
+class ActiveLineSerializer(serializers.ModelSerializer):
+    """An open line with its prescription now: intent, dose, interval, hold and PRRT cycles."""
+
+    id = serializers.IntegerField(read_only=True)
+    held = serializers.SerializerMethodField()
+    cycles = PrrtCycleSerializer(many=True, read_only=True)
+    cumulative_gbq = serializers.SerializerMethodField(
+        help_text="Total PRRT activity given on the line (GBq); null for other lines."
+    )
+
+    class Meta:
+        model = TreatmentLine
+        fields = [
+            "id", "number", "category", "agent", "intent", "dose", "dose_unit", "route",
+            "interval_days", "planned_cycles", "started_on", "held", "held_since", "cycles",
+            "cumulative_gbq",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_held(self, line: TreatmentLine) -> bool:
+        return line.held_since is not None
+
+    def get_cumulative_gbq(self, line: TreatmentLine) -> float | None:
+        if line.category != "prrt":
+            return None
+        return round(sum(float(c.activity_gbq or 0) for c in line.cycles.all()), 2)
+
+
+class FactSerializer(serializers.Serializer):
+    value = serializers.JSONField(allow_null=True)
+    source = serializers.ChoiceField(choices=["diagnosis", "status_updated"])
+    on = serializers.DateField(allow_null=True)
+    event_seq = serializers.IntegerField(allow_null=True)
+
+
+class CourseFactsSerializer(serializers.Serializer):
+    """The facts the guards use now, each with where it came from."""
+
+    sstr_imaging = FactSerializer()
+    functional = FactSerializer()
+    carcinoid_syndrome = FactSerializer()
+    grade = FactSerializer()
+    ki67_percent = FactSerializer()
+
+
 class DueItemSerializer(serializers.Serializer):
     kind = serializers.CharField()
     due_on = serializers.DateField()
@@ -221,10 +298,17 @@ class CourseDetailSerializer(CourseSerializer):
     due = DueItemSerializer(many=True, read_only=True)
     allowed_events = serializers.ListField(child=serializers.CharField(), read_only=True)
     lines = LineSerializer(many=True, read_only=True)
+    active_lines = ActiveLineSerializer(
+        many=True, read_only=True, help_text="Every open line, oldest first."
+    )
+    facts = CourseFactsSerializer(read_only=True)
     warnings = WarningSerializer(many=True, read_only=True, required=False)
 
     class Meta(CourseSerializer.Meta):
-        fields = [*CourseSerializer.Meta.fields, "due", "allowed_events", "lines", "warnings"]
+        fields = [
+            *CourseSerializer.Meta.fields, "due", "allowed_events", "lines", "active_lines",
+            "facts", "warnings",
+        ]  # fmt: skip
         read_only_fields = fields
 
 

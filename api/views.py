@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from surveillance import schedule, selectors
 from surveillance.models import ScheduledItem
 from treatments import machine, services
-from treatments.models import Course, CourseEvent, Patient
+from treatments.models import Course, CourseEvent, Patient, TreatmentLine
 from treatments.roles import Role, role_of
 from treatments.selectors import courses_visible_to, patients_visible_to, teams_of
 
@@ -47,6 +47,21 @@ def course_queryset(user) -> QuerySet[Course]:
     )
 
 
+def course_detail_queryset(user) -> QuerySet[Course]:
+    """``course_queryset`` with what the detail answer adds: lines with their PRRT cycles, and
+    the status updates the current facts come from (one query each, whatever their number)."""
+    return course_queryset(user).prefetch_related(
+        Prefetch("lines", queryset=TreatmentLine.objects.prefetch_related("cycles")),
+        Prefetch(
+            "events",
+            queryset=CourseEvent.objects.filter(type=machine.EventType.STATUS_UPDATED).order_by(
+                "seq"
+            ),
+            to_attr="status_updates",
+        ),
+    )
+
+
 def due_items_of(course: Course, today: dt.date) -> list[dict]:
     """The course's denormalised due items with their status on `today` (schedule decides)."""
     return [
@@ -67,7 +82,12 @@ def due_items_of(course: Course, today: dt.date) -> list[dict]:
 def course_detail(course: Course, warnings: list | None = None) -> dict:
     today = timezone.localdate()
     course.due = due_items_of(course, today)
-    course.allowed_events = list(machine.allowed_events(course.state))
+    updates = getattr(course, "status_updates", None)
+    table_facts = services.answer_facts(course, updates or [])
+    course.allowed_events = list(machine.allowed_events(course.state, table_facts))
+    course.active_lines = [line for line in course.lines.all() if line.is_open]
+    now = services.current_facts(course, updates=updates)
+    course.facts = {name: now[name].as_dict() for name in services.SHOWN_FACTS}
     course.warnings = [
         {"code": w["guard"], "detail": w["reason"], "source": w.get("source", "")}
         for w in (warnings or [])
@@ -115,7 +135,7 @@ class CourseListView(ApiView):
             surgery=data["surgery"],
             reason=data.get("reason", ""),
         )
-        course = course_queryset(request.user).get(pk=registration.course.pk)
+        course = course_detail_queryset(request.user).get(pk=registration.course.pk)
         log_reads(request, [course.patient_id])  # the answer carries the patient's course
         return Response(
             course_detail(course, registration.warnings), status=status.HTTP_201_CREATED
@@ -127,7 +147,7 @@ class CourseDetailView(ApiView):
 
     @extend_schema(responses=s.CourseDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        course = get_object_or_404(course_queryset(request.user).prefetch_related("lines"), pk=pk)
+        course = get_object_or_404(course_detail_queryset(request.user), pk=pk)
         log_reads(request, [course.patient_id])
         return Response(course_detail(course))
 
@@ -170,7 +190,7 @@ class CourseEventsView(ApiView):
             expected_version=data.get("expected_version"),
             correction=data.get("correction", False),
         )
-        fresh = course_queryset(request.user).prefetch_related("lines").get(pk=course.pk)
+        fresh = course_detail_queryset(request.user).get(pk=course.pk)
         event = recorded.event  # written just now by this user: no need to read it back
         log_reads(request, [course.patient_id])  # the answer carries the patient's course
         return Response(

@@ -210,6 +210,7 @@ class CourseOverviewAdmin(CourseAdmin):
                 reason=cleaned["reason"],
                 override=bool(cleaned.get("override")),
                 override_reason=cleaned.get("override_reason") or "",
+                correction=bool(cleaned.get("correction")),
                 expected_version=cleaned["expected_version"],
             )
         except errors.InvalidInput as refused:

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 
 from treatments import machine, payloads
+from treatments.services import missing_reasons
 
 # The same bound as the API's reason fields.
 REASON_MAX = 2000
@@ -67,10 +68,13 @@ class EventForm(forms.Form):
 
     event_type: str = ""
     occurred_on = _date_field(label="occurred on", help_text="The day it happened.")
+    # Optional unless the event is a correction (the service's rule, asked in clean()).
     reason = forms.CharField(
+        required=False,
         max_length=REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Why it is recorded (kept in the event log and the audit trail).",
+        help_text="Why it is recorded (kept in the event log and the audit trail); required "
+        "for a correction.",
     )
     # The version the user saw: a concurrent event makes record_event answer 409 instead of
     # applying this one to a course that has moved on.
@@ -88,11 +92,17 @@ class EventForm(forms.Form):
         return values
 
     def clean(self) -> dict[str, Any]:
+        """The written reasons the event needs: the same rule as the API's (missing_reasons)."""
         cleaned = super().clean()
-        if cleaned.get("override"):
-            reason = (cleaned.get("override_reason") or "").strip()
-            if not reason:
-                self.add_error("override_reason", "An override needs a written reason.")
+        missing = missing_reasons(
+            override=bool(cleaned.get("override")),
+            override_reason=cleaned.get("override_reason") or "",
+            correction=bool(cleaned.get("correction")),
+            reason=cleaned.get("reason") or "",
+        )
+        for name, found in missing.items():
+            for message in found:
+                self.add_error(name, message)
         return cleaned
 
 
@@ -106,6 +116,12 @@ class OverrideFields(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text="Why the guideline does not apply to this patient.",
+    )
+    correction = forms.BooleanField(
+        required=False,
+        label="correction of the date order",
+        help_text="Clinicians only: record an event dated before the one that brought the "
+        "course into its state (say why in the reason).",
     )
 
 
@@ -123,6 +139,7 @@ def event_form_class(event_type: str, *, may_override: bool) -> type[EventForm]:
         "reason",
         "override",
         "override_reason",
+        "correction",
     ]
     bases: tuple[type, ...] = (OverrideFields, EventForm) if may_override else (EventForm,)
     return type(f"{event.title().replace('_', '')}Form", bases, attrs)

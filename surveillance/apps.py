@@ -8,8 +8,14 @@ class SurveillanceConfig(AppConfig):
     def ready(self) -> None:
         from core import events
         from treatments.domain_events import DOMAIN_EVENTS
+        from treatments.services import facts
 
-        from . import subscribers
+        from . import selectors, subscribers
+
+        # Treatments' guards read the injections through this, not by importing surveillance.
+        facts.register_fact_source(
+            facts.LAST_LONG_ACTING_INJECTION, selectors.last_long_acting_injection_on
+        )
 
         # In-transaction: the denormalised due dates commit with the event that moved them.
         events.subscribe(DOMAIN_EVENTS, subscribers.on_domain_event, in_transaction=True)

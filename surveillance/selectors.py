@@ -228,3 +228,21 @@ def audit_trail(course: Course) -> list[AuditEntry]:
             entries.append(((row.history_date, rank, row.history_id), entry))
     entries.sort(key=lambda pair: pair[0])
     return [entry for _, entry in entries]
+
+
+# Depot somatostatin analogues: the PRRT washout counts from the last of these.
+LONG_ACTING_SSA_AGENTS = ("octreotide_lar", "lanreotide")
+
+
+def last_long_acting_injection_on(course_id: int) -> dt.date | None:
+    """The day of the course's last long-acting SSA injection, or None.
+
+    Registered as a treatments fact source (``treatments.services.register_fact_source``),
+    so that the PRRT washout guard reads it without treatments importing surveillance.
+    """
+    return (
+        Injection.objects.filter(course_id=course_id, agent__in=LONG_ACTING_SSA_AGENTS)
+        .order_by("-given_on")
+        .values_list("given_on", flat=True)
+        .first()
+    )

@@ -59,3 +59,28 @@ def registration_warnings(*, nodes_examined: int, margin: str, m: str) -> list[G
             )
         )
     return warnings
+
+
+NED: Final = "ned"
+RESIDUAL: Final = "residual"
+
+
+def disease_after_surgery(*, margin: str, given: str | None) -> tuple[str | None, str | None]:
+    """Whether the surgery that opened the course left disease: (value, error message).
+
+    ``given`` is what the registration said ("ned", "residual" or None). A gross residual
+    margin (R2) leaves disease: it defaults to "residual" and "ned" is a contradiction;
+    otherwise the default is "ned". With distant metastasis (M1) "ned" means every site was
+    resected, which the registration service asks a note for, as before version 2. A residual
+    course starts in ``residual_disease``, a decision pending, instead of surveillance
+    (docs/clinical-rules.md#states-and-transitions). The error, when there is one, belongs
+    to "surgery.disease_after_surgery".
+    """
+    if given == NED and margin == "R2":
+        return None, (
+            "An R2 margin leaves macroscopic tumour: the disease after surgery is residual, "
+            "not ned."
+        )
+    if given is not None:
+        return given, None
+    return (RESIDUAL if margin == "R2" else NED), None

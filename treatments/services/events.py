@@ -26,8 +26,10 @@ from core.errors import (
 from .. import domain_events, machine, payloads, staging
 from ..models import Course, CourseEvent
 from ..roles import may_override_guards
-from .common import today
+from .common import missing_reasons, today
+from .facts import course_facts
 from .lines import move_lines
+from .procedures import apply_procedure
 
 
 @dataclass
@@ -39,42 +41,15 @@ class Recorded:
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def course_facts(course: Course) -> machine.CourseFacts:
-    """What the machine's guards need to know about a course, read from the database."""
-    dx = course.diagnosis
-    lines = tuple(
-        machine.LineFacts(
-            category=line.category, agent=line.agent, ended_reason=line.end_reason or None
-        )
-        for line in course.lines.order_by("number")
-    )
-    last_recurrence = (
-        course.events.filter(type=machine.EventType.RECURRENCE_DETECTED)
-        .order_by("-seq")
-        .values_list("data", flat=True)
-        .first()
-    )
-    return machine.CourseFacts(
-        state=machine.State(course.state),
-        differentiation=dx.differentiation,
-        grade=dx.grade,
-        ki67_percent=None if dx.ki67_percent is None else float(dx.ki67_percent),
-        sstr_imaging=dx.sstr_imaging,
-        functional=dx.functional,
-        lines=lines,
-        last_recurrence=last_recurrence,
-        gallbladder_in_place=not course.surgery.gallbladder_removed,
-    )
-
-
-def _refuse_if_not_allowed(course: Course, type: str) -> None:
-    """409 when the table has no row for ``type`` from the course's state (never overridable)."""
-    why = machine.not_allowed(course.state, type)
+def _refuse_if_not_allowed(course: Course, facts: machine.CourseFacts, type: str) -> None:
+    """409 when the table has no row for ``type`` from the course's state and facts (an open
+    line, an open resection); never overridable."""
+    why = machine.not_allowed(course.state, type, facts)
     if why is not None:
         raise TransitionNotAllowed(
             why.reason,
             state=course.state,
-            allowed_events=list(machine.allowed_events(course.state)),
+            allowed_events=list(machine.allowed_events(course.state, facts)),
             reason=why.as_dict(),
         )
 
@@ -87,11 +62,13 @@ def _check_event_input(
     data: Any,
     override: bool,
     override_reason: str,
+    correction: bool,
+    reason: str,
 ) -> dict[str, Any]:
-    """Validate the date, the payload and the override reason; returns the cleaned data.
+    """Validate the date, the payload and the written reasons; returns the cleaned data.
 
     Raises InvalidInput with every field error at once ("occurred_on", "data.<field>",
-    "override_reason").
+    "override_reason", "reason").
     """
     cleaned, data_errors = payloads.validate_data(type, data if data is not None else {})
     errors = {(k if k == "data" else f"data.{k}"): v for k, v in data_errors.items()}
@@ -117,8 +94,11 @@ def _check_event_input(
             errors["data.performed_on"] = [
                 "The operation cannot be dated before the surgery that opened the course."
             ]
-    if override and not (override_reason or "").strip():
-        errors["override_reason"] = ["A clinician's override needs a written reason."]
+    errors.update(
+        missing_reasons(
+            override=override, override_reason=override_reason, correction=correction, reason=reason
+        )
+    )
     errors.update(_foreign_references(course, type, cleaned))
     if errors:
         raise InvalidInput(errors)
@@ -168,7 +148,10 @@ def record_event(
     4. under the course's row lock: ``expected_version`` must be current (StaleVersion, 409)
        and the state is checked again, as another event may have moved it;
     5. the guideline guards must hold, or be overridden by a clinician (GuidelineGuard, 422);
-    6. an event dated before the last one of its kind must be a ``correction`` (400);
+    6. the date order (``_refuse_if_out_of_order``): a state-changing event dated before the
+       event that brought the course into its state, or any event dated before the last one
+       of its kind, must be a ``correction`` with a ``reason`` by a clinician (400; 403 for
+       others);
     7. the event, the new state and the treatment line are written with history, and the
        domain event is published (subscribers in the transaction or on commit).
 
@@ -177,12 +160,14 @@ def record_event(
     """
     course_id = course.pk if isinstance(course, Course) else course
     try:
-        unlocked = Course.objects.select_related("surgery", "patient").get(pk=course_id)
+        unlocked = Course.objects.select_related("surgery", "patient", "diagnosis").get(
+            pk=course_id
+        )
     except Course.DoesNotExist:
         raise NotFound("No such course.") from None
     if not isinstance(type, str) or type not in payloads.EVENT_TYPES:
         raise InvalidInput({"type": [payloads.UNKNOWN_TYPE]})
-    _refuse_if_not_allowed(unlocked, type)
+    _refuse_if_not_allowed(unlocked, course_facts(unlocked), type)
     cleaned = _check_event_input(
         course=unlocked,
         type=type,
@@ -190,9 +175,13 @@ def record_event(
         data=data,
         override=override,
         override_reason=override_reason,
+        correction=correction,
+        reason=reason,
     )
     if override and not may_override_guards(actor):
         raise PermissionDenied("Only a clinician may override a guideline guard.")
+    if correction and not may_override_guards(actor):
+        raise PermissionDenied("Only a clinician may record a correction of the date order.")
     with transaction.atomic():
         # The row lock serialises concurrent events on one course; expected_version turns a
         # write based on a stale read into a 409 instead of a silent overwrite. of=("self",):
@@ -208,8 +197,12 @@ def record_event(
                 f"The course is at version {locked.version}, not {expected_version}.",
                 current_version=locked.version,
             )
-        _refuse_if_not_allowed(locked, type)
-        decision = machine.evaluate(course_facts(locked), type, cleaned)
+        facts = course_facts(locked)
+        _refuse_if_not_allowed(locked, facts, type)
+        try:
+            decision = machine.evaluate(facts, type, cleaned, occurred_on=occurred_on)
+        except machine.LineNotFoundError as exc:
+            raise InvalidInput({f"data.{exc.field}": [str(exc)]}) from None
         if decision.failures:
             first = decision.failures[0]
             if not override or not decision.overridable:
@@ -223,15 +216,40 @@ def record_event(
                     failures=[f.as_dict() for f in decision.failures],
                 )
         if not correction:
-            _refuse_if_out_of_order(locked, type, occurred_on)
+            _refuse_if_out_of_order(locked, facts, decision, type, occurred_on)
         return _apply(
-            locked, decision, cleaned, type=type, occurred_on=occurred_on, actor=actor,
+            locked, decision, cleaned, facts, type=type, occurred_on=occurred_on, actor=actor,
             reason=reason, override=bool(decision.failures), override_reason=override_reason,
             source=source,
         )  # fmt: skip
 
 
-def _refuse_if_out_of_order(course: Course, type: str, occurred_on: dt.date) -> None:
+def _refuse_if_out_of_order(
+    course: Course,
+    facts: machine.CourseFacts,
+    decision: machine.Decision,
+    type: str,
+    occurred_on: dt.date,
+) -> None:
+    """400 on "occurred_on" for an event that breaks the log's date order (docs/api.md#dates).
+
+    A state-changing event may not be dated before the event that brought the course into its
+    current state (its name and date are in the message); no event may be dated before the
+    last one of its own kind. The state is replayed in sequence order, never re-sorted by
+    date, so an earlier date is accepted only as a marked correction.
+    """
+    changes_state = decision.target is not None and decision.target != course.state
+    entered_on = getattr(facts, "state_entered_on", None)
+    if changes_state and entered_on is not None and occurred_on < entered_on:
+        by = getattr(facts, "state_entered_by", None) or "registration"
+        raise InvalidInput(
+            {
+                "occurred_on": [
+                    f"The course entered {course.state} by {by} on {entered_on}; a {type} "
+                    "dated before it must be marked as a correction, with a reason."
+                ]
+            }
+        )
     later = (
         course.events.filter(type=type, occurred_on__gt=occurred_on)
         .order_by("-occurred_on")
@@ -242,7 +260,7 @@ def _refuse_if_out_of_order(course: Course, type: str, occurred_on: dt.date) -> 
             {
                 "occurred_on": [
                     f"A {type} event is already recorded on {later.occurred_on}; "
-                    "an earlier one must be marked as a correction."
+                    "an earlier one must be marked as a correction, with a reason."
                 ]
             }
         )
@@ -252,6 +270,7 @@ def _apply(
     course: Course,
     decision: machine.Decision,
     data: dict[str, Any],
+    facts: machine.CourseFacts,
     *,
     type: str,
     occurred_on: dt.date,
@@ -267,8 +286,10 @@ def _apply(
     if override:
         history_reason = f"{history_reason} [override: {override_reason}]"
     running, opened = move_lines(
-        course, type=type, data=data, occurred_on=occurred_on, actor=actor, reason=history_reason
-    )
+        course, type=type, data=data, facts=facts, occurred_on=occurred_on, actor=actor,
+        reason=history_reason,
+    )  # fmt: skip
+    apply_procedure(course, type=type, data=data, actor=actor, reason=history_reason)
     event = CourseEvent.objects.create(
         course=course,
         seq=course.version,
@@ -290,6 +311,10 @@ def _apply(
     )
     course.state = to_state
     course.version += 1
+    if type == machine.EventType.RESECTION_STARTED:
+        course.resection_open = True
+    elif type == machine.EventType.RESECTION_COMPLETED:
+        course.resection_open = False
     if to_state == machine.State.CLOSED:
         course.closed_on = occurred_on
         course.closed_reason = data.get("reason", "")

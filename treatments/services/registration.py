@@ -17,7 +17,7 @@ from core import events
 from core.audit import with_history
 from core.errors import InvalidInput
 
-from .. import domain_events, staging
+from .. import domain_events, machine, registration_rules, staging
 from ..models import CareTeam, Course, Diagnosis, Patient, Surgery
 from ..registration_rules import registration_warnings
 from .common import prefixed, today
@@ -39,12 +39,13 @@ DIAGNOSIS_FIELDS = frozenset(
         "primary_site", "diagnosed_on", "differentiation", "ki67_percent", "mitoses_per_2mm2",
         "t", "n", "m", "sstr_imaging", "sstr_imaging_on", "cga_elevated_preop", "functional",
         "notes", "tumour_count", "tumour_size_mm", "mesenteric_mass_over_2cm",
+        "carcinoid_syndrome",
     }
 )  # fmt: skip
 SURGERY_FIELDS = frozenset(
     {
-        "performed_on", "procedure", "margin", "nodes_examined", "nodes_positive",
-        "gallbladder_removed",
+        "performed_on", "procedure", "procedure_detail", "margin", "nodes_examined",
+        "nodes_positive", "gallbladder_removed", "disease_after_surgery",
     }
 )  # fmt: skip
 
@@ -99,7 +100,11 @@ def register_course(
     patient_id: int | None = None,
     reason: str = "",
 ) -> Registration:
-    """Register a patient's course after the surgery that opened it; it starts in surveillance.
+    """Register a patient's course after the surgery that opened it.
+
+    It starts in surveillance, or in ``residual_disease`` when the surgery left disease
+    (``surgery.disease_after_surgery``: ``registration_rules.disease_after_surgery`` decides
+    its default and refuses an R2 margin called ``ned``).
 
     Either `patient` (the new patient's details) or `patient_id` (an existing patient of the
     same care team). The staging module decides the stage system, stage, grade and T display,
@@ -155,10 +160,16 @@ def register_course(
     errors |= _unknown("surgery", surgery, SURGERY_FIELDS)
     errors |= _booleans("surgery", surgery, ("nodes_examined", "nodes_positive"))
     op = Surgery(patient=person, **{k: v for k, v in surgery.items() if k in SURGERY_FIELDS})
+    after, after_error = registration_rules.disease_after_surgery(
+        margin=op.margin, given=surgery.get("disease_after_surgery")
+    )
+    op.disease_after_surgery = after or ""
     try:
         op.full_clean(exclude=["patient"])
     except ValidationError as exc:
         errors |= prefixed("surgery", exc)
+    if after_error and "surgery.disease_after_surgery" not in errors:
+        errors["surgery.disease_after_surgery"] = [after_error]
 
     # Fields the model already refused are not assessed again (one message per mistake).
     assessment = staging.assess(
@@ -187,10 +198,16 @@ def register_course(
     for key in ("diagnosed_on", "sstr_imaging_on"):
         if _future(getattr(dx, key, None)):
             errors.setdefault(f"diagnosis.{key}", []).append("Date is in the future.")
-    if dx.m and dx.m != "M0" and not (dx.notes or "").strip():
+    if (
+        dx.m
+        and dx.m != "M0"
+        and op.disease_after_surgery == registration_rules.NED
+        and not (dx.notes or "").strip()
+    ):
         errors.setdefault("diagnosis.m", []).append(
             "Distant metastasis recorded on a course registered after complete resection: "
-            "add a note saying what was resected."
+            "add a note saying what was resected, or record the disease after surgery as "
+            "residual."
         )
 
     if _future(op.performed_on):
@@ -237,6 +254,11 @@ def register_course(
             diagnosis=dx,
             surgery=op,
             opened_on=op.performed_on,
+            state=(
+                machine.State.RESIDUAL_DISEASE
+                if op.disease_after_surgery == registration_rules.RESIDUAL
+                else machine.INITIAL_STATE
+            ),
         )
         with_history(course, actor=actor, reason=reason)
         course.save()

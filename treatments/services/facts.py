@@ -1,0 +1,238 @@
+"""What the guards and the course answer know about a course now, read from the database.
+
+The diagnosis holds the facts at registration; a ``status_updated`` event records a newer
+one (a new SSTR scan, carcinoid syndrome appearing, a re-biopsy), and the newest value wins
+(docs/clinical-rules.md#treatment-lines: "guards use the newest value"). Each value carries
+where it came from, so the answer can show it.
+
+Some facts live in apps above treatments (the injections given are surveillance records).
+Treatments cannot import them, so such an app registers a *fact source* here in its
+``AppConfig.ready()``: a function of the course id. This is the same inversion as the event
+bus (``core.events``), for a question instead of a notice; a course without the app simply
+has no such fact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .. import machine, staging
+from ..models import Course, CourseEvent, TreatmentLine
+
+# --------------------------------------------------------------------------------------------
+# Fact sources registered by the apps above
+# --------------------------------------------------------------------------------------------
+
+LAST_LONG_ACTING_INJECTION: Final = "last_long_acting_injection_on"
+_SOURCES: dict[str, Callable[[int], Any]] = {}
+
+
+def register_fact_source(name: str, source: Callable[[int], Any]) -> None:
+    """Let an app answer fact ``name`` for a course id (registering again replaces it).
+
+    Known names: ``LAST_LONG_ACTING_INJECTION`` (a ``datetime.date`` or None: the last
+    long-acting SSA injection given on the course).
+    """
+    _SOURCES[name] = source
+
+
+def unregister_fact_source(name: str) -> None:
+    """Forget fact ``name`` (tests, an app that stops answering)."""
+    _SOURCES.pop(name, None)
+
+
+def _asked(name: str, course_id: int) -> Any:
+    source = _SOURCES.get(name)
+    return None if source is None else source(course_id)
+
+
+# --------------------------------------------------------------------------------------------
+# The current clinical facts, with their origin
+# --------------------------------------------------------------------------------------------
+
+# Keys a status_updated event may carry that change a fact the guards read.
+STATUS_KEYS: Final = (
+    "sstr_imaging",
+    "sstr_uptake_vs_liver",
+    "carcinoid_syndrome",
+    "functional",
+    "carcinoid_heart_disease",
+    "ki67_percent",
+    "differentiation",
+)
+# The facts the course answer shows (docs/api.md, the course's `facts`).
+SHOWN: Final = ("sstr_imaging", "functional", "carcinoid_syndrome", "grade", "ki67_percent")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One current value and where it came from: "diagnosis" or "status_updated" (its date)."""
+
+    value: Any
+    source: str
+    on: dt.date | None
+    event_seq: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "source": self.source,
+            "on": self.on,
+            "event_seq": self.event_seq,
+        }
+
+
+def current_facts(course: Course, updates: Iterable[CourseEvent] | None = None) -> dict[str, Fact]:
+    """The course's clinical facts now: the diagnosis, overridden by newer status updates.
+
+    ``updates`` are the course's ``status_updated`` events (read when not given), applied in
+    sequence order so that the newest value of each key wins. The grade is recomputed
+    (WHO 2019, ``staging.who_grade``) when a re-biopsy changed Ki-67 or the differentiation;
+    a re-biopsy's Ki-67 replaces the mitotic count of the resected specimen too. Keys: those
+    of ``STATUS_KEYS`` and "grade".
+    """
+    dx = course.diagnosis
+    at_dx = dx.diagnosed_on
+    facts: dict[str, Fact] = {
+        "sstr_imaging": Fact(dx.sstr_imaging, "diagnosis", dx.sstr_imaging_on or at_dx),
+        "sstr_uptake_vs_liver": Fact(None, "diagnosis", at_dx),
+        "carcinoid_syndrome": Fact(dx.carcinoid_syndrome, "diagnosis", at_dx),
+        "functional": Fact(dx.functional, "diagnosis", at_dx),
+        "carcinoid_heart_disease": Fact(False, "diagnosis", at_dx),
+        "ki67_percent": Fact(
+            None if dx.ki67_percent is None else float(dx.ki67_percent), "diagnosis", at_dx
+        ),
+        "differentiation": Fact(dx.differentiation, "diagnosis", at_dx),
+        "grade": Fact(dx.grade, "diagnosis", at_dx),
+    }
+    if updates is None:
+        updates = course.events.filter(type=machine.EventType.STATUS_UPDATED).order_by("seq")
+    rebiopsy: Fact | None = None
+    for event in sorted(updates, key=lambda e: e.seq):
+        data = event.data or {}
+        for key in STATUS_KEYS:
+            if data.get(key) is None:
+                continue
+            on = event.occurred_on
+            if key.startswith("sstr") and data.get("study_on"):
+                on = dt.date.fromisoformat(str(data["study_on"]))
+            facts[key] = Fact(data[key], "status_updated", on, event.seq)
+            if key in ("ki67_percent", "differentiation"):
+                rebiopsy = facts[key]
+    if rebiopsy is not None:
+        ki67 = facts["ki67_percent"].value
+        mitoses = None if facts["ki67_percent"].source != "diagnosis" else dx.mitoses_per_2mm2
+        try:
+            grade = staging.who_grade(
+                facts["differentiation"].value,
+                ki67,
+                None if mitoses is None else float(mitoses),
+            )
+        except staging.StagingError:
+            grade = None
+        if grade is not None:
+            facts["grade"] = Fact(grade, "status_updated", rebiopsy.on, rebiopsy.event_seq)
+    return facts
+
+
+def line_facts(line: TreatmentLine) -> machine.LineFacts:
+    """A treatment line as the guards see it; its PRRT cycles in order."""
+    cycles = tuple(
+        machine.PrrtCycleFacts(
+            number=c.number,
+            given_on=c.given_on,
+            activity_gbq=None if c.activity_gbq is None else float(c.activity_gbq),
+        )
+        for c in sorted(line.cycles.all(), key=lambda c: c.number)
+    )
+    return machine.LineFacts(
+        id=line.pk,
+        category=line.category,
+        agent=line.agent,
+        ended_reason=line.end_reason or None,
+        started_on=line.started_on,
+        intent=line.intent,
+        dose_mg=None if line.dose is None or line.dose_unit != "mg" else float(line.dose),
+        interval_days=line.interval_days,
+        held=line.held_since is not None,
+        cycles=cycles,
+    )
+
+
+def _state_entry(course: Course) -> CourseEvent | None:
+    """The event that brought the course into its current state (None: since registration)."""
+    return (
+        course.events.filter(to_state=course.state)
+        .exclude(from_state=course.state)
+        .order_by("-seq")
+        .only("seq", "type", "occurred_on")
+        .first()
+    )
+
+
+def course_facts(course: Course) -> machine.CourseFacts:
+    """What the machine's guards need to know about a course, read from the database.
+
+    Reads the diagnosis and surgery (select them with the course), the status updates, the
+    lines with their cycles, the latest recurrence and progression, the event that opened
+    the current state, and the registered fact sources (``register_fact_source``).
+    """
+    facts = current_facts(course)
+    lines = tuple(
+        line_facts(line) for line in course.lines.prefetch_related("cycles").order_by("number")
+    )
+    last_recurrence = (
+        course.events.filter(type=machine.EventType.RECURRENCE_DETECTED)
+        .order_by("-seq")
+        .values_list("data", flat=True)
+        .first()
+    )
+    progression_on = (
+        course.events.filter(type=machine.EventType.PROGRESSION_DETECTED)
+        .order_by("-seq")
+        .values_list("occurred_on", flat=True)
+        .first()
+    )
+    entry = _state_entry(course)
+    return dataclasses.replace(
+        _table_facts(course, facts, lines),
+        last_recurrence=last_recurrence,
+        gallbladder_in_place=not course.surgery.gallbladder_removed,
+        last_long_acting_injection_on=_asked(LAST_LONG_ACTING_INJECTION, course.pk),
+        state_entered_on=entry.occurred_on if entry else course.opened_on,
+        state_entered_by=entry.type if entry else "registration",
+        progression_documented_on=progression_on,
+    )
+
+
+def answer_facts(course: Course, updates: Iterable[CourseEvent]) -> machine.CourseFacts:
+    """The facts that decide which events the table allows now (the course answer's list).
+
+    Reads nothing more than the answer already has: the diagnosis, ``updates`` (the
+    status_updated events) and the course's lines and cycles (prefetch them).
+    """
+    return _table_facts(
+        course, current_facts(course, updates), tuple(line_facts(ln) for ln in course.lines.all())
+    )
+
+
+def _table_facts(
+    course: Course, facts: dict[str, Fact], lines: tuple[machine.LineFacts, ...]
+) -> machine.CourseFacts:
+    return machine.CourseFacts(
+        state=machine.State(course.state),
+        differentiation=facts["differentiation"].value,
+        grade=facts["grade"].value,
+        ki67_percent=facts["ki67_percent"].value,
+        sstr_imaging=facts["sstr_imaging"].value,
+        functional=bool(facts["functional"].value),
+        carcinoid_syndrome=bool(facts["carcinoid_syndrome"].value),
+        carcinoid_heart_disease=bool(facts["carcinoid_heart_disease"].value),
+        sstr_uptake_vs_liver=facts["sstr_uptake_vs_liver"].value,
+        lines=lines,
+        resection_open=course.resection_open,
+    )
