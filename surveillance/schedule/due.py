@@ -40,6 +40,12 @@ def status_of(
     return _status(due_on, window_start, window_end, today)
 
 
+# Kinds whose rhythm the course's lines set, so an event can restart it.
+_LINE_RHYTHM_KINDS = frozenset(
+    {Kind.SSA_INJECTION, Kind.PRRT_LABS, Kind.BLOOD_COUNTS, Kind.METABOLIC_PANEL}
+)
+
+
 def _item(kind: Kind, planned: _Planned, facts: Facts, today: date) -> DueItem:
     due_on, why, source = planned.due_on, planned.why, planned.source
     window_start, window_end = planned.window_start, planned.window_end
@@ -53,6 +59,18 @@ def _item(kind: Kind, planned: _Planned, facts: Facts, today: date) -> DueItem:
             "due before the operation that opened the course"
         )
         source = f"{source}; {SOURCE_SURGERY_FLOOR}"
+    entered = facts.state_entered_on
+    if (
+        kind in _LINE_RHYTHM_KINDS
+        and entered is not None
+        and due_on < entered
+        and facts.surgery_on <= entered
+    ):
+        # A line's rhythm that the event changed would date the item before the event itself
+        # (an injection falling back to its interval when PRRT stops): it is due from the
+        # event's day, never born overdue. Other kinds keep their date, overdue or not.
+        due_on, window_start, window_end = entered, None, None
+        why = f"{why}. Due from {entered.isoformat()}, when the course entered {facts.state}"
     if window_start is None:
         if kind is Kind.SSA_INJECTION:
             window_start = due_on - timedelta(days=SSA_WINDOW_DAYS)
@@ -101,8 +119,16 @@ def due_items(plan: PlanParams, facts: Facts, today: date) -> list[DueItem]:
 
     months = plan.symptom_check_months_on_ssa if facts.on_ssa else plan.symptom_check_months
     check_base = facts.last_symptom_check_on or facts.anchor_on
+    check_on = check_base + _months(months)
+    entered = facts.state_entered_on
+    if entered is not None and check_on < entered <= check_base + _months(
+        plan.symptom_check_months
+    ):
+        # The shorter cadence on SSA starts with the line: a check that was not yet due under
+        # the usual cadence is due from the line's start, not before it.
+        check_on = entered
     planned[Kind.SYMPTOM_CHECK] = _Planned(
-        check_base + _months(months),
+        check_on,
         f"Carcinoid-syndrome symptom check every {months} month"
         f"{'' if months == 1 else 's'}{' while on SSA' if facts.on_ssa else ''} "
         f"({plan.risk_group} risk): new flushing or diarrhoea can signal recurrence in the liver",

@@ -70,10 +70,21 @@ def symptom_marker_trigger(facts: Facts, kind: Kind) -> date | None:
 
 
 def with_imaging_or_now(
-    facts: Facts, kind: Kind, imaging: _Planned | None, why: str, source: str
+    facts: Facts,
+    kind: Kind,
+    imaging: _Planned | None,
+    why: str,
+    source: str,
+    known_since: date | None = None,
 ) -> _Planned | None:
-    """A marker due with each imaging study, or at once after a positive symptom check."""
+    """A marker due with each imaging study, or at once after a positive symptom check.
+
+    ``known_since`` is the day the reason for the marker became known (a syndrome recorded
+    after the check makes the marker due from that day, not before it).
+    """
     alert = symptom_marker_trigger(facts, kind)
+    if alert is not None and known_since is not None:
+        alert = max(alert, known_since)
     if alert is not None and (imaging is None or alert < imaging.due_on):
         return _Planned(
             alert,
@@ -112,6 +123,7 @@ def u5hiaa(facts: Facts, imaging: _Planned | None) -> _Planned | None:
         "syndrome; NCCN, ENETS); the collection needs a diet free of serotonin-rich foods on "
         "the preceding days",
         SOURCE_U5HIAA,
+        known_since=_syndrome_since(facts),
     )
 
 
@@ -143,8 +155,10 @@ def nt_probnp(facts: Facts) -> _Planned | None:
             "(screening for carcinoid heart disease)",
             SOURCE_CARCINOID_HEART,
         )
+    # A syndrome recorded after an earlier NT-proBNP starts the yearly rhythm no earlier than
+    # the day it became known.
     return _Planned(
-        last + _months(NT_PROBNP_INTERVAL_MONTHS),
+        max(last + _months(NT_PROBNP_INTERVAL_MONTHS), _syndrome_since(facts)),
         f"NT-proBNP every {NT_PROBNP_INTERVAL_MONTHS} months with carcinoid syndrome or a "
         "functional tumour (screening for carcinoid heart disease)",
         SOURCE_CARCINOID_HEART,
@@ -157,14 +171,19 @@ def echocardiography(facts: Facts) -> _Planned | None:
     triggers: list[tuple[date, str]] = []
     if facts.heart_symptoms_on is not None and facts.heart_symptoms_on >= facts.anchor_on:
         triggers.append((facts.heart_symptoms_on, "palpitations, swelling or breathlessness"))
+    since = _syndrome_since(facts)
     if facts.syndrome and facts.latest_nt_probnp is not None:
         on, value = facts.latest_nt_probnp
         if value > NT_PROBNP_ECHO_ABOVE_PG_ML:
-            triggers.append((on, f"NT-proBNP {value:g} pg/mL (> {NT_PROBNP_ECHO_ABOVE_PG_ML:g})"))
+            triggers.append(
+                (max(on, since), f"NT-proBNP {value:g} pg/mL (> {NT_PROBNP_ECHO_ABOVE_PG_ML:g})")
+            )
     if facts.syndrome and facts.latest_u5hiaa is not None:
         on, value = facts.latest_u5hiaa
         if value > U5HIAA_ECHO_ABOVE_UMOL_24H:
-            triggers.append((on, f"5-HIAA {value:g} µmol/24 h (> {U5HIAA_ECHO_ABOVE_UMOL_24H:g})"))
+            triggers.append(
+                (max(on, since), f"5-HIAA {value:g} µmol/24 h (> {U5HIAA_ECHO_ABOVE_UMOL_24H:g})")
+            )
     pending = sorted(t for t in triggers if last is None or t[0] > last)
     if pending:
         on, what = pending[0]
