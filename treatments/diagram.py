@@ -92,6 +92,45 @@ LANE = 5  # distance between parallel arrows in a corridor
 LANES = 17  # lanes per corridor: offsets stay within 45 of its middle
 
 
+# Rows recorded from (nearly) every state are written under the picture instead of drawn:
+# a dozen arrows into one box would hide the rest. (event, sources shown in words, target).
+LEGEND: tuple[tuple[machine.EventType, str, str], ...] = (
+    (machine.EventType.PROGRESSION_DETECTED, "every state with known disease", "progression"),
+    (
+        machine.EventType.SUPPORTIVE_CARE_STARTED,
+        "every state with known disease",
+        "supportive",
+    ),
+    (
+        machine.EventType.RESECTION_COMPLETED,
+        "any other state while a resection is open",
+        "surveillance when ned, else the course stays",
+    ),
+    (machine.EventType.COURSE_CLOSED, "every open state", "closed"),
+)
+LEGEND_LINE = 16
+
+
+def drawn_edges() -> dict[tuple[machine.State, machine.State], list[str]]:
+    """The arrows of the picture: (from, to) -> the events of that move, in table order.
+
+    Events that keep the course in its state have no arrow; the rows of ``LEGEND`` are drawn
+    only from ``resection`` (the resection's own outcome) and otherwise written in words.
+    """
+    legend = {event for event, _, _ in LEGEND}
+    arrows: dict[tuple[machine.State, machine.State], list[str]] = {}
+    for src, event, dst, _condition in machine.edges():
+        if src == dst:
+            continue
+        if event in legend and not (
+            event is machine.EventType.RESECTION_COMPLETED and src is machine.State.RESECTION
+        ):
+            continue
+        if str(event) not in arrows.setdefault((src, dst), []):
+            arrows[(src, dst)].append(str(event))
+    return arrows
+
+
 def _box(state: machine.State) -> tuple[float, float, float, float]:
     """Left, top, right, bottom of a state's box."""
     col, row = LAYOUT[state]
@@ -139,16 +178,15 @@ def to_svg(highlight: str | None = None) -> str:
     """An SVG of every state and transition, each arrow labelled with its events.
 
     Events that keep the course where it is (symptom reports, status updates, procedures,
-    PRRT cycles) have no arrow; the arrows between two states carry every event that moves
-    the course between them. Raises ValueError for a `highlight` that names no state.
+    PRRT cycles) have no arrow; the rows recorded from nearly every state (``LEGEND``) are
+    written under the picture; every other move is an arrow labelled with its events
+    (``drawn_edges``). Raises ValueError for a `highlight` that names no state.
     """
     current = _highlighted(highlight or None)
     width = round(MARGIN * 2 + COLUMNS * BOX_W + (COLUMNS - 1) * GAP_X)
-    height = round(MARGIN * 2 + ROWS * BOX_H + (ROWS - 1) * GAP_Y)
-    labels: dict[tuple[machine.State, machine.State], list[str]] = {}
-    for src, event, dst, _condition in machine.edges():
-        if src != dst and str(event) not in labels.setdefault((src, dst), []):
-            labels[(src, dst)].append(str(event))
+    grid_height = MARGIN * 2 + ROWS * BOX_H + (ROWS - 1) * GAP_Y
+    height = round(grid_height + LEGEND_LINE * len(LEGEND))
+    labels = drawn_edges()
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="Course state machine">',
@@ -182,6 +220,13 @@ def to_svg(highlight: str | None = None) -> str:
             f'<text x="{left + BOX_W / 2:.0f}" y="{top + BOX_H / 2 + 4:.0f}" '
             f'text-anchor="middle" font-size="13" font-family="sans-serif" '
             f'fill="{"#fff" if on else "#222"}">{state}</text></g>'
+        )
+    for number, (event, sources, target) in enumerate(LEGEND):
+        parts.append(
+            f'<text class="legend" data-event="{event}" x="{MARGIN:.0f}" '
+            f'y="{grid_height + LEGEND_LINE * number:.0f}" font-size="11" '
+            f'font-family="sans-serif" fill="#333">{escape(str(event))}: from {escape(sources)} '
+            f"to {escape(target)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
