@@ -24,7 +24,7 @@ from .sources import (
     SOURCE_VITAMINS,
 )
 
-# Carcinoid heart disease screening (expert statement, Davar et al., JACC 2017;
+# Carcinoid heart disease screening (expert statement on carcinoid heart disease, JACC 2017;
 # docs/clinical-rules.md#version-2-surveillance-and-monitoring).
 NT_PROBNP_INTERVAL_MONTHS: Final = 12
 NT_PROBNP_ECHO_ABOVE_PG_ML: Final = 260.0

@@ -263,4 +263,13 @@ def check_lab_result(analyte: str, value: object, unit: str, on_ppi: bool | None
                 SOURCE_CGA_PPI,
             )
         )
+    if analyte == CGA and on_ppi is None:
+        warnings.append(
+            Notice(
+                "cga_ppi_unknown",
+                "Chromogranin A recorded without saying whether the patient takes a proton-pump "
+                "inhibitor: PPIs raise CgA falsely, so record PPI use with the result.",
+                SOURCE_CGA_PPI,
+            )
+        )
     return LabCheck(allowed.unit if allowed else None, errors, tuple(warnings))

@@ -82,8 +82,10 @@ def test_zero_is_a_possible_value():
     assert check_lab_result("chromogranin_a", 0, "ng/mL", None).errors == {}
 
 
-@pytest.mark.parametrize(("on_ppi", "codes"), [(True, ["cga_on_ppi"]), (False, []), (None, [])])
-def test_chromogranin_a_warns_only_when_taken_on_a_proton_pump_inhibitor(on_ppi, codes):
+@pytest.mark.parametrize(
+    ("on_ppi", "codes"), [(True, ["cga_on_ppi"]), (False, []), (None, ["cga_ppi_unknown"])]
+)
+def test_chromogranin_a_warns_on_a_proton_pump_inhibitor_or_when_its_use_is_unknown(on_ppi, codes):
     check = check_lab_result("chromogranin_a", 90, "ng/mL", on_ppi)
 
     assert [w.code for w in check.warnings] == codes
