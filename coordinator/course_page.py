@@ -18,7 +18,7 @@ from alerts.models import CoordinatorAlert, Reminder
 from coordinator import worklist
 from surveillance.models import SurveillancePlan
 from surveillance.selectors import AuditEntry, audit_trail, schedule_for
-from treatments import diagram, machine
+from treatments import diagram, machine, services
 from treatments.models import Course, CourseEvent, TreatmentLine
 
 # Rows per panel on the course page; the changelists hold the rest.
@@ -63,7 +63,8 @@ def course_overview(course: Course, *, today: dt.date, may_record: bool) -> Cour
     allowed = (
         [
             (event, event_label(event), record_event_url(course.pk, event))
-            for event in machine.allowed_events(course.state)
+            # The same facts the service decides with: an open line, an open resection.
+            for event in machine.allowed_events(course.state, services.course_facts(course))
         ]
         if may_record
         else []
