@@ -35,7 +35,7 @@ def _terminal_states() -> list[machine.State]:
 def to_mermaid(highlight: str | None = None) -> str:
     """A Mermaid ``stateDiagram-v2``: one line per (from, event, to) edge of ``TRANSITIONS``."""
     marked = _highlighted(highlight)
-    lines = ["stateDiagram-v2", f"    [*] --> {machine.INITIAL_STATE}"]
+    lines = ["stateDiagram-v2", *(f"    [*] --> {state}" for state in machine.INITIAL_STATES)]
     for source, event, target, condition in machine.edges():
         lines.append(f"    {source} --> {target} : {_edge_label(event, condition)}")
     lines.extend(f"    {state} --> [*]" for state in _terminal_states())

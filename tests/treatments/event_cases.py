@@ -39,7 +39,11 @@ API_EVENTS_TABLE = [
         "chemotherapy",
         "resection",
     ),
-    ("resection_completed", "any open state", "surveillance if ned, else see resection"),
+    (
+        "resection_completed",
+        "any open state but surveillance",
+        "surveillance if ned, else see resection",
+    ),
     ("ssa_started", "recurrence, residual_disease, observation, resection, progression", "ssa"),
     (
         "progression_detected",
@@ -89,6 +93,8 @@ def sources_of(from_cell: str) -> list[tuple[str, str | None]]:
     """(source, condition) pairs; the condition is the fact a conditional source needs."""
     if from_cell == "any open state":
         return [(s, None) for s in ALL_STATES if s != "closed"]
+    if from_cell == "any open state but surveillance":
+        return [(s, None) for s in ALL_STATES if s not in ("closed", "surveillance")]
     listed, _, conditional = from_cell.partition("; ")
     pairs: list[tuple[str, str | None]] = [(s, None) for s in listed.split(", ")]
     if conditional == "surveillance for NEC":

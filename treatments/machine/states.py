@@ -40,6 +40,7 @@ OPEN_STATES: Final[frozenset[State]] = frozenset(s for s in State if s is not St
 # A course is registered after a complete resection, so it starts with nothing to treat;
 # a surgery that left disease starts it in RESIDUAL_DISEASE instead (the service decides).
 INITIAL_STATE: Final = State.SURVEILLANCE
+INITIAL_STATES: Final = (State.SURVEILLANCE, State.RESIDUAL_DISEASE)
 
 # States whose line of treatment is the state's own name.
 LINE_STATES: Final[frozenset[State]] = frozenset(
@@ -240,7 +241,9 @@ TRANSITIONS: Final[Mapping[EventType, Transition]] = {
         ),
         Transition(
             EventType.RESECTION_COMPLETED,
-            _OPEN_IN_ORDER,
+            # Never open in surveillance: completing with ned closes it, and nothing else
+            # leads there while one is open.
+            tuple(s for s in _OPEN_IN_ORDER if s is not State.SURVEILLANCE),
             State.SURVEILLANCE,
             branch_on="ned",
             otherwise=State.RECURRENCE,
