@@ -37,6 +37,7 @@ PROGRESSION = {"recist": "PD"}
 EVEROLIMUS = {"dose_mg": 10}
 CAPTEM = {"regimen": "capecitabine_temozolomide"}
 CLOSED = {"reason": "deceased"}
+WATCHFUL_WAITING = {"rationale": "low_volume_stable"}
 
 # The first day of the path, and one day more for each later step, so that no event is
 # dated before an earlier one of its kind.
@@ -68,6 +69,12 @@ PATHS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     ],
     "chemotherapy": [("recurrence_detected", RECURRENCE), ("chemotherapy_started", CAPTEM)],
     "supportive": [("recurrence_detected", RECURRENCE), ("supportive_care_started", {})],
+    # Registered with an R2 margin (course_in): the surgery left disease.
+    "residual_disease": [],
+    "observation": [
+        ("recurrence_detected", RECURRENCE),
+        ("watchful_waiting_started", WATCHFUL_WAITING),
+    ],
     "closed": [("course_closed", CLOSED)],
 }
 STATES = list(PATHS)
@@ -97,7 +104,12 @@ def walk(
 
 
 def course_in(state: str, actor: User, team, **register: Any) -> Course:
-    """A newly registered seed course brought to `state` through record_event."""
+    """A newly registered seed course brought to `state` through record_event.
+
+    ``residual_disease`` is reached by registering the seed patient with an R2 margin.
+    """
+    if state == "residual_disease":
+        register.setdefault("surgery", factories.surgery_data(margin="R2"))
     course = factories.register(actor, team, **register)
     return walk(course, actor, PATHS[state])
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import InvalidInput, PermissionDenied, TransitionNotAllowed
+from core.errors import GuidelineGuard, InvalidInput, PermissionDenied, TransitionNotAllowed
 from surveillance import services as surveillance
 from tests import factories
 from tests.treatments.support import PROGRESSION, RECURRENCE, UNRESECTABLE, walk
@@ -232,3 +232,17 @@ def test_without_a_registered_source_the_fact_is_unknown(clinician, on_ssa):
         assert services.course_facts(on_ssa).last_long_acting_injection_on is None
     finally:
         services.register_fact_source(fact_sources.LAST_LONG_ACTING_INJECTION, source)
+
+
+def test_a_prrt_cycle_out_of_sequence_is_refused_even_with_an_override(clinician, on_ssa):
+    walk(on_ssa, clinician, [("progression_detected", PROGRESSION)], start=D(2026, 6, 1))
+    record(on_ssa, clinician, "prrt_started", D(2026, 6, 10), factories.PRRT)
+
+    with pytest.raises(GuidelineGuard) as refused:
+        record(on_ssa, clinician, "prrt_cycle_given", D(2026, 8, 5),
+               {"cycle": 3, "activity_gbq": 7.4}, override=True,
+               override_reason="cycle 2 given elsewhere")  # fmt: skip
+
+    assert refused.value.extra["override_allowed"] is False
+    assert "prrt_cycle_is_the_next" in [f["guard"] for f in refused.value.extra["failures"]]
+    assert list(PrrtCycle.objects.values_list("number", flat=True)) == [1]
