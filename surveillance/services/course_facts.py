@@ -182,6 +182,11 @@ def facts_for(course: Course) -> schedule.Facts:
     )
 
     status, syndrome_since = _status(course)
+    # A syndrome newly recorded by status_updated brings imaging and markers forward like a
+    # positive check (docs/clinical-rules.md#version-2-treatment-lines, "facts change").
+    newly = None
+    if not (dx.functional or dx.carcinoid_syndrome) and syndrome_since is not None:
+        newly = syndrome_since
     functional = status.get("functional", dx.functional)
     syndrome = status.get("carcinoid_syndrome", dx.carcinoid_syndrome)
     if syndrome_since is None or dx.functional or dx.carcinoid_syndrome:
@@ -233,6 +238,8 @@ def facts_for(course: Course) -> schedule.Facts:
         latest_nt_probnp=None if nt_probnp is None else (nt_probnp[0], nt_probnp[1]),
         latest_u5hiaa=u5hiaa_umol,
         heart_symptoms_on=dates["heart_symptoms_on"],
-        symptom_alert_on=dates["symptom_alert_on"],
+        symptom_alert_on=max(
+            (d for d in (dates["symptom_alert_on"], newly) if d is not None), default=None
+        ),
         syndrome_since=syndrome_since,
     )
