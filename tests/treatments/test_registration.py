@@ -274,6 +274,24 @@ BAD_INPUT = {
         "timezone",
     ),
     "unknown-language": ("patient", {"language": "xx"}, {"language": "pt"}, "language"),
+    "r2-called-no-evidence-of-disease": (
+        "surgery",
+        {"margin": "R2", "disease_after_surgery": "ned"},
+        {"margin": "R1", "disease_after_surgery": "ned"},
+        "disease_after_surgery",
+    ),
+    "unknown-disease-after-surgery": (
+        "surgery",
+        {"disease_after_surgery": "some"},
+        {"disease_after_surgery": "ned"},
+        "disease_after_surgery",
+    ),
+    "procedure-not-listed": (
+        "surgery",
+        {"procedure": "Whipple"},
+        {"procedure": "other", "procedure_detail": "Whipple"},
+        "procedure",
+    ),
 }
 
 
@@ -457,3 +475,58 @@ def test_a_failing_in_transaction_subscriber_undoes_the_registration(
         register(coordinator, team_a)
 
     assert registration_counts() == before
+
+
+# --- Version 2: what the surgery left, carcinoid syndrome ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("surgery", "diagnosis", "state", "after"),
+    [
+        ({"margin": "R0"}, {}, "surveillance", "ned"),
+        ({"margin": "R1"}, {}, "surveillance", "ned"),
+        ({"margin": "R2"}, {}, "residual_disease", "residual"),
+        ({"margin": "R0", "disease_after_surgery": "residual"}, {}, "residual_disease", "residual"),
+        # Liver metastases left in place need no note of what was resected.
+        ({"disease_after_surgery": "residual"}, {"m": "M1b"}, "residual_disease", "residual"),
+        ({"disease_after_surgery": "ned"}, {"m": "M1a", "notes": "liver metastasis resected"},
+         "surveillance", "ned"),
+    ],
+    ids=["r0", "r1", "r2", "r0-residual", "m1-residual", "m1-resected"],
+)  # fmt: skip
+def test_the_disease_the_surgery_left_decides_the_first_state(
+    coordinator, team_a, surgery, diagnosis, state, after
+):
+    registration = register(
+        coordinator,
+        team_a,
+        surgery=factories.surgery_data(**surgery),
+        diagnosis=factories.diagnosis_data(**diagnosis),
+    )
+
+    course = Course.objects.select_related("surgery").get(pk=registration.course.pk)
+    assert (course.state, course.surgery.disease_after_surgery) == (state, after)
+    assert course.history.get().state == state
+
+
+@pytest.mark.parametrize("syndrome", [True, False])
+def test_carcinoid_syndrome_at_registration_is_stored_beside_functional(
+    coordinator, team_a, syndrome
+):
+    registration = register(
+        coordinator, team_a, diagnosis=factories.diagnosis_data(carcinoid_syndrome=syndrome)
+    )
+
+    diagnosis = Course.objects.get(pk=registration.course.pk).diagnosis
+    assert (diagnosis.carcinoid_syndrome, diagnosis.functional) == (syndrome, False)
+    facts = services.course_facts(registration.course)
+    assert (facts.carcinoid_syndrome, facts.syndrome) == (syndrome, syndrome)
+
+
+def test_carcinoid_syndrome_defaults_to_false(coordinator, team_a):
+    diagnosis = factories.diagnosis_data()
+    diagnosis.pop("carcinoid_syndrome", None)
+
+    registration = register(coordinator, team_a, diagnosis=diagnosis)
+
+    assert Course.objects.get(pk=registration.course.pk).diagnosis.carcinoid_syndrome is False
