@@ -132,9 +132,14 @@ CALM = {
     "vomiting": False, "no_stool_or_gas": False, "palpitations_or_swelling": False,
     "weight_loss_kg": 0,
 }  # fmt: skip
-# Wheeze with flushing: a possible carcinoid crisis, scored URGENT
+# Breathlessness at rest with flushing: a possible carcinoid crisis, scored URGENT
 # (docs/clinical-rules.md#scoring-thresholds).
-URGENT = CALM | {"flushing_per_day": 6, "stools_per_day": 5, "wheezing": True}
+URGENT = CALM | {
+    "flushing_per_day": 6,
+    "stools_per_day": 5,
+    "wheezing": True,
+    "breathless_at_rest": True,
+}
 
 
 class Command(BaseCommand):
@@ -317,7 +322,7 @@ class _Course:
             if reported_on >= surgery_on + dt.timedelta(days=20):
                 surveillance.symptom_check_record(
                     course=self.course, actor=self.actor, reported_on=reported_on,
-                    **CALM | {"flushing_per_day": back % 3, "abdominal_pain": back % 4},
+                    **CALM | {"abdominal_pain": back % 3},
                 )  # fmt: skip
 
     def _latest(self, imaged_on: dt.date, checked_on: dt.date) -> None:
@@ -331,6 +336,11 @@ class _Course:
         surveillance.lab_record(
             course=self.course, actor=self.actor, analyte="chromogranin_a",
             value=55 + 3 * self.index, unit="ng/mL", collected_on=imaged_on, on_ppi=False,
+        )  # fmt: skip
+        # Yearly after an ileal resection (docs/clinical-rules.md, monitoring): done with the CT.
+        surveillance.lab_record(
+            course=self.course, actor=self.actor, analyte="vitamin_b12",
+            value=310 + 9 * self.index, unit="pg/mL", collected_on=imaged_on,
         )  # fmt: skip
         surveillance.visit_record(
             course=self.course, actor=self.actor, visited_on=imaged_on,
