@@ -41,6 +41,8 @@ PRRT_DEFAULT_CYCLES: Final = 4
 PRRT_LABS_EARLIEST_DAYS: Final = 28
 PRRT_LABS_LATEST_DAYS: Final = 14
 POST_PRRT_BLOOD_COUNTS_MONTHS: Final = 12
+# No long-acting SSA in the 4 weeks before a PRRT cycle (Lutathera label).
+PRRT_SSA_WASHOUT_DAYS: Final = 28
 # Everolimus: glucose, lipids and blood counts before and every 3 months (RADIANT-4; label).
 EVEROLIMUS_LABS_MONTHS: Final = 3
 # Chemotherapy: blood counts each cycle; CAPTEM cycles are 28 days when no interval is recorded.
@@ -390,3 +392,12 @@ def ssa_injection(facts: Facts, ssa: tuple[SsaLine, ...]) -> _Planned | None:
     """The next injection over the open, not held, SSA lines (SOURCE_SSA_INTERVAL)."""
     planned = [_line_injection(facts, line) for line in ssa if not line.held]
     return min(planned, key=lambda p: p.due_on, default=None)
+
+
+def injection_in_prrt_washout(facts: Facts, given_on: date) -> date | None:
+    """The expected next PRRT cycle when an injection on ``given_on`` falls in the 4 weeks
+    before it (a long-acting SSA is paused before each cycle: Lutathera label), else None."""
+    cycle = next_prrt_cycle(facts)
+    if cycle is None or not 0 < (cycle - given_on).days <= PRRT_SSA_WASHOUT_DAYS:
+        return None
+    return cycle

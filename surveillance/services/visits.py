@@ -18,6 +18,7 @@ from core.errors import (
 from treatments import machine
 from treatments.models import Course, TreatmentLine
 
+from .. import schedule
 from ..models import (
     ClinicVisit,
     Injection,
@@ -47,6 +48,27 @@ class NotOnSsa(Conflict):
 class InjectionRecorded:
     injection: Injection
     warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _prrt_washout(course: Course, given_on: dt.date) -> dt.date | None:
+    """The expected next cycle of an open PRRT line when ``given_on`` is in its washout."""
+    prrt = (
+        TreatmentLine.objects.filter(
+            course=course, category=machine.Category.PRRT, ended_on__isnull=True, end_reason=""
+        )
+        .prefetch_related("cycles")
+        .first()
+    )
+    if prrt is None:
+        return None
+    cycles = {prrt.started_on} | {cycle.given_on for cycle in prrt.cycles.all()}
+    facts = schedule.Facts(
+        surgery_on=course.surgery.performed_on,
+        anchor_on=course.surgery.performed_on,
+        state=course.state,
+        prrt=schedule.PrrtCourse(tuple(sorted(cycles)), prrt.planned_cycles),
+    )
+    return schedule.injection_in_prrt_washout(facts, given_on)
 
 
 def visit_record(
@@ -140,6 +162,16 @@ def injection_record(
                     "code": "line_held",
                     "detail": f"The SSA line is held since {line.held_since.isoformat()}: "
                     "record its resumption (line_changed) for injections to fall due again.",
+                }
+            )
+        washout = _prrt_washout(locked, given_on)
+        if washout is not None:
+            warnings.append(
+                {
+                    "code": "prrt_washout",
+                    "detail": f"The next PRRT cycle is expected on {washout.isoformat()}: no "
+                    f"long-acting SSA in the {schedule.PRRT_SSA_WASHOUT_DAYS} days before a "
+                    "cycle (Lutathera label).",
                 }
             )
         if dose is None and line.dose is None:

@@ -204,3 +204,12 @@ def test_beside_prrt_the_ssa_injection_falls_due_on_the_cycle_day_and_labs_befor
     labs = due(course)["prrt_labs"]
     # The next cycle 8 weeks on (2026-11-26): labs 4 to 2 weeks before it.
     assert (labs.window_start, labs.due_on) == (dt.date(2026, 10, 29), dt.date(2026, 11, 12))
+
+    on_cycle_day = services.injection_record(course=course, actor=clinician, given_on=cycle_1)
+    assert on_cycle_day.warnings == []
+    # After the injection of the cycle day, the next falls on the next cycle, 8 weeks on.
+    assert due_dates(course)["ssa_injection"] == dt.date(2026, 11, 26)
+    early = services.injection_record(
+        course=course, actor=clinician, given_on=dt.date(2026, 10, 10)
+    )
+    assert early.warnings == []  # 47 days before the next cycle

@@ -23,6 +23,7 @@ from surveillance.schedule import (
     SsaLine,
     default_plan,
     due_items,
+    injection_in_prrt_washout,
     risk_group,
     surveillance_complete,
 )
@@ -351,3 +352,13 @@ def test_a_positive_check_reopens_imaging_after_completed_surveillance():
     alert_on = months(SURGERY, 130)
     items = by_kind(due_items(LOW, replace(final, symptom_alert_on=alert_on), alert_on))
     assert items["imaging"].due_on == alert_on + timedelta(days=28)
+
+
+def test_an_injection_in_the_4_weeks_before_the_next_prrt_cycle_is_in_the_washout():
+    course = facts(state="prrt", prrt=PrrtCourse((date(2027, 3, 1),), 4))  # next: 2027-04-26
+    assert injection_in_prrt_washout(course, date(2027, 3, 1)) is None  # the cycle day
+    assert injection_in_prrt_washout(course, date(2027, 3, 28)) is None  # 29 days before
+    assert injection_in_prrt_washout(course, date(2027, 3, 29)) == date(2027, 4, 26)
+    assert injection_in_prrt_washout(course, date(2027, 4, 25)) == date(2027, 4, 26)
+    last = replace(course, prrt=PrrtCourse((date(2027, 3, 1),), 1))  # no cycle left
+    assert injection_in_prrt_washout(last, date(2027, 3, 29)) is None
