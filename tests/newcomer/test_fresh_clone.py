@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -147,4 +148,6 @@ def test_a_fresh_clone_serves_healthz_and_sends_a_reminder_and_an_alert_within_t
     with contextlib.suppress(subprocess.TimeoutExpired):
         run.process.wait(timeout=15)
     run.seen["ctrl_c_to_exit"] = round(time.monotonic() - stopping, 1)
-    run.seen["sigkill_sent"] = "sending SIGKILL" in run.log.read_text(errors="replace")
+    run.seen["sigkilled"] = re.findall(
+        r"sending SIGKILL to (\S+)", run.log.read_text(errors="replace")
+    )
