@@ -363,9 +363,11 @@ class DiagnosisAdmin(ClinicalFactAdmin):
 
 @admin.register(Surgery)
 class SurgeryAdmin(ClinicalFactAdmin):
-    list_display = ("patient", "performed_on", "procedure", "margin", "nodes_examined")
+    list_display = (
+        "patient", "performed_on", "procedure", "margin", "disease_after_surgery", "nodes_examined",
+    )  # fmt: skip
     date_hierarchy = "performed_on"
-    list_filter = ("margin", "patient__care_team")
+    list_filter = ("margin", "disease_after_surgery", "procedure", "patient__care_team")
 
 
 class TreatmentLineInline(admin.TabularInline):

@@ -140,11 +140,13 @@ def record_event(
     In this order, each refusal writing nothing:
 
     1. the event type must exist (InvalidInput on "type", 400);
-    2. the event must be in the table for the course's state (TransitionNotAllowed, 409),
-       before any complaint about its payload: a missing field is not worth fixing for an
-       event that cannot be recorded;
-    3. the date, the payload (``treatments.payloads``) and the override reason must be valid
-       (InvalidInput, 400); an override needs a clinician (PermissionDenied, 403);
+    2. the event must be in the table for the course's state and facts (an open line, an
+       open resection: TransitionNotAllowed, 409), before any complaint about its payload: a
+       missing field is not worth fixing for an event that cannot be recorded;
+    3. the date, the payload (``treatments.payloads``) and the written reasons
+       (``missing_reasons``: an override needs ``override_reason``, a correction ``reason``)
+       must be valid (InvalidInput, 400); an override or a correction needs a clinician
+       (PermissionDenied, 403);
     4. under the course's row lock: ``expected_version`` must be current (StaleVersion, 409)
        and the state is checked again, as another event may have moved it;
     5. the guideline guards must hold, or be overridden by a clinician (GuidelineGuard, 422);
@@ -152,8 +154,10 @@ def record_event(
        event that brought the course into its state, or any event dated before the last one
        of its kind, must be a ``correction`` with a ``reason`` by a clinician (400; 403 for
        others);
-    7. the event, the new state and the treatment line are written with history, and the
-       domain event is published (subscribers in the transaction or on commit).
+    7. the event, the new state, the lines the machine's ``line_effects`` end, change or open,
+       a PRRT cycle, the open resection and a cholecystectomy are written with history, and
+       the domain event is published (subscribers in the transaction or on commit). An event
+       naming a line that is not open, or none among several, is a 400 on "data.line".
 
     NotFound when there is no such course. ``source`` is the record (a study, a symptom
     check) the event came from, if any.
