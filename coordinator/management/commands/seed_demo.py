@@ -4,8 +4,9 @@ across every state, stage, grade, language and time zone, with a year of results
 Built through the services, so the demo's history, schedule and reminders are real. Dates are
 counted from today, so a fresh run always has items due today and this week (the sweep at beat
 start turns them into reminders), one overdue imaging (escalated to a coordinator alert) and one
-urgent symptom check. Idempotent: a second run changes passwords only. The superuser `admin`
-is a demo convenience and is never created when DJANGO_ENV=production.
+urgent symptom check. Idempotent: a second run changes nothing but a demo password that
+differs from --password. The superuser `admin` is a demo convenience and is never created
+when DJANGO_ENV=production.
 """
 
 from __future__ import annotations
@@ -207,7 +208,9 @@ class Command(BaseCommand):
     def _user(self, username: str, role: str | None, password: str, team, *, staff: bool = True):
         user, _ = get_user_model().objects.get_or_create(username=username)
         user.is_staff = staff
-        user.set_password(password)
+        # Setting the same password again would revoke the user's API tokens on every start.
+        if not user.check_password(password):
+            user.set_password(password)
         user.save()
         if role is not None:
             user.groups.add(Group.objects.get_or_create(name=role)[0])
