@@ -100,3 +100,35 @@ def test_a_result_for_another_teams_course_is_refused_without_revealing_it(
     assert hidden.status_code == absent.status_code == 400
     assert hidden.json() == absent.json()
     assert ImagingStudy.objects.count() == 0
+
+
+def test_a_symptom_check_takes_the_version_2_questions_and_answers_worsening_and_severity(
+    api, patient_user, course
+):
+    client = api(patient_user)
+    first = client.post("/api/v1/symptom-checks/", NEGATIVE | {"stools_per_day": 2}, format="json")
+    assert first.status_code == 201, first.json()
+    assert first.json()["fainting"] is False  # a first-release client answers "no"
+    assert first.json()["assessment"]["severity"] is None
+
+    body = NEGATIVE | {"reported_on": "2026-11-02", "stools_per_day": 5, "fainting": True,
+                       "breathless_at_rest": False, "weight_kg": "72.5"}  # fmt: skip
+    response = client.post("/api/v1/symptom-checks/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["fainting"], response.json()["weight_kg"]) == (True, "72.5")
+    assessment = response.json()["assessment"]
+    assert assessment["worsening"] is True  # stools from 2 to 5
+    assert assessment["severity"] == "urgent"  # fainting: emergency advice
+    assert any("emergency" in (f["patient_advice"] or "") for f in assessment["findings"])
+
+
+@pytest.mark.parametrize("weight", [19.9, 300.1, "heavy"])
+def test_a_weight_outside_20_to_300_kg_writes_nothing(api, patient_user, course, weight):
+    response = api(patient_user).post(
+        "/api/v1/symptom-checks/", NEGATIVE | {"weight_kg": weight}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "weight_kg" in response.json()["errors"]
+    assert SymptomCheck.objects.count() == 0
