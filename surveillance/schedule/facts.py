@@ -91,6 +91,7 @@ class SsaLine:
     held: bool = False
     last_injection_on: date | None = None
     line_id: int | None = None
+    resumed_on: date | None = None  # the newest resumption after a hold
 
 
 @dataclass(frozen=True)

@@ -378,6 +378,9 @@ def _line_injection(facts: Facts, line: SsaLine) -> _Planned:
     base = last or line.started_on
     window = ssa_window_days(interval)
     due = base + timedelta(days=interval)
+    if line.resumed_on is not None and due < line.resumed_on:
+        # Resumed after a hold longer than the interval: the next injection is due on resuming.
+        due = line.resumed_on
     return _Planned(
         due,
         f"Somatostatin analogue injection every {interval} days, within ±{window} days "

@@ -117,6 +117,19 @@ def _status(course: Course) -> tuple[dict[str, bool], dt.date | None]:
     return values, syndrome_since
 
 
+def _resumptions(course: Course) -> dict[int | None, dt.date]:
+    """The newest ``line_changed`` resume per line id (None: the event named no line)."""
+    found: dict[int | None, dt.date] = {}
+    rows = CourseEvent.objects.filter(
+        course=course, type=machine.EventType.LINE_CHANGED, data__change="resume"
+    ).values_list("occurred_on", "line_id", "data")
+    for occurred_on, line_id, data in rows:
+        key = line_id or (data.get("line") if isinstance(data, dict) else None)
+        if key not in found or occurred_on > found[key]:
+            found[key] = occurred_on
+    return found
+
+
 def removes_ileum(course: Course) -> bool:
     """Whether the opening operation removed the terminal ileum: the listed procedure when it
     says so, else what the free text and the primary site tell."""
@@ -149,6 +162,8 @@ def facts_for(course: Course) -> schedule.Facts:
     injections = sorted(
         Injection.objects.filter(course=course).values_list("given_on", flat=True), reverse=True
     )
+    resumed = _resumptions(course)
+    single_ssa = sum(line.category == machine.Category.SSA for line in lines) == 1
     ssa_lines = []
     prrt: schedule.PrrtCourse | None = None
     everolimus_on = chemotherapy_on = None
@@ -163,6 +178,7 @@ def facts_for(course: Course) -> schedule.Facts:
                     held=line.held_since is not None,
                     last_injection_on=given,
                     line_id=line.pk,
+                    resumed_on=resumed.get(line.pk) or (resumed.get(None) if single_ssa else None),
                 )
             )
         elif line.category == machine.Category.PRRT:

@@ -213,3 +213,17 @@ def test_beside_prrt_the_ssa_injection_falls_due_on_the_cycle_day_and_labs_befor
         course=course, actor=clinician, given_on=dt.date(2026, 10, 10)
     )
     assert early.warnings == []  # 47 days before the next cycle
+
+
+def test_a_line_held_and_resumed_through_events_has_its_injection_due_on_resuming(
+    course, clinician
+):
+    on_ssa(course, clinician)
+    record(course, clinician, "line_changed", {"change": "hold"}, dt.date(2026, 9, 10))
+    assert "ssa_injection" not in due(course)
+
+    record(course, clinician, "line_changed", {"change": "resume"}, dt.date(2026, 10, 10))
+
+    # The last injection was the line's start (2026-09-01): 28 days on is past, so the next
+    # is due on the day the line resumed, not born overdue.
+    assert due_dates(course)["ssa_injection"] == dt.date(2026, 10, 10)

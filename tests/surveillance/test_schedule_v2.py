@@ -362,3 +362,15 @@ def test_an_injection_in_the_4_weeks_before_the_next_prrt_cycle_is_in_the_washou
     assert injection_in_prrt_washout(course, date(2027, 4, 25)) == date(2027, 4, 26)
     last = replace(course, prrt=PrrtCourse((date(2027, 3, 1),), 1))  # no cycle left
     assert injection_in_prrt_washout(last, date(2027, 3, 29)) is None
+
+
+def test_a_line_resumed_after_a_long_hold_has_its_injection_due_on_resuming():
+    line = SsaLine(started_on=date(2027, 1, 10), resumed_on=date(2027, 3, 1))
+    course = facts(state="ssa", ssa_lines=(line,))
+    assert by_kind(due_items(STANDARD, course, date(2027, 3, 1)))["ssa_injection"].due_on == date(
+        2027, 3, 1
+    )
+    short = replace(line, resumed_on=date(2027, 1, 20))  # within the interval: unchanged
+    assert by_kind(due_items(STANDARD, replace(course, ssa_lines=(short,)), date(2027, 1, 20)))[
+        "ssa_injection"
+    ].due_on == date(2027, 2, 7)
