@@ -227,3 +227,14 @@ def test_a_line_held_and_resumed_through_events_has_its_injection_due_on_resumin
     # The last injection was the line's start (2026-09-01): 28 days on is past, so the next
     # is due on the day the line resumed, not born overdue.
     assert due_dates(course)["ssa_injection"] == dt.date(2026, 10, 10)
+
+
+def test_carcinoid_syndrome_newly_recorded_brings_imaging_forward_and_heart_screening(
+    course, clinician
+):
+    record(course, clinician, "status_updated", {"carcinoid_syndrome": True}, dt.date(2026, 3, 5))
+
+    dates = due_dates(course)
+    assert dates["imaging"] == dates["visit"] == dt.date(2026, 4, 2)  # within 4 weeks
+    assert dates["u5hiaa"] == dates["cga"] == dt.date(2026, 3, 5)  # due now
+    assert dates["nt_probnp"] == dates["echocardiography"] == dt.date(2026, 3, 5)  # baseline
