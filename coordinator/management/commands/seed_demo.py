@@ -128,6 +128,9 @@ DEMO_PATIENTS: tuple[Demo, ...] = (
          imaging_due_in=2),
 )  # fmt: skip
 
+# The second team shows scoping (coordinator2 sees only these); a few courses are enough.
+TEAM_B_PATIENTS = DEMO_PATIENTS[:6]
+
 CALM = {
     "flushing_per_day": 0, "stools_per_day": 2, "wheezing": False, "abdominal_pain": 1,
     "vomiting": False, "no_stool_or_gas": False, "palpitations_or_swelling": False,
@@ -166,11 +169,11 @@ class Command(BaseCommand):
                     admin.is_superuser = True
                     admin.save(update_fields=["is_superuser"])
             created = 0
-            for team, prefix, clinician in (
-                (team_a, "", users["clinician"]),
-                (team_b, "B-", users["clinician2"]),
+            for team, prefix, clinician, demos in (
+                (team_a, "", users["clinician"], DEMO_PATIENTS),
+                (team_b, "B-", users["clinician2"], TEAM_B_PATIENTS),
             ):
-                for demo in DEMO_PATIENTS:
+                for demo in demos:
                     mrn = prefix + demo.mrn
                     if not Patient.objects.filter(care_team=team, mrn=mrn).exists():
                         try:
