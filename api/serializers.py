@@ -155,7 +155,13 @@ class EventCreateSerializer(StrictSerializer):
     expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
     override = serializers.BooleanField(required=False, default=False)
     override_reason = _text(MAX_TEXT, required=False, allow_blank=True, default="")
-    correction = serializers.BooleanField(required=False, default=False)
+    correction = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Clinicians only, with a `reason`: record an event dated before the one that "
+        "brought the course into its state, or before the last one of its kind "
+        "(docs/api.md#dates). The state is replayed in sequence order, never re-sorted by date.",
+    )
 
 
 class PatientSummarySerializer(serializers.ModelSerializer):
