@@ -43,7 +43,7 @@ def validate_language(value: str) -> None:
 
 
 def _choices(values) -> list[tuple[str, str]]:
-    return [(v, v) for v in values]
+    return [(str(v), str(v)) for v in values]
 
 
 class CareTeam(models.Model):
