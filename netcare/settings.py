@@ -357,7 +357,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"SexEnum": "treatments.models.Sex"},
+    "ENUM_NAME_OVERRIDES": {
+        "SexEnum": "treatments.models.Sex",
+        # The long-acting SSAs appear in several request bodies: one named enum for all.
+        "SsaAgentEnum": "treatments.machine.SSA_AGENTS",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
