@@ -16,6 +16,12 @@ from bench.loaders import Contact
 DUE_INDEX = "scheduled_due_active"
 
 KINDS = ("imaging", "visit", "cga", "symptom_check", "ssa_injection")
+# The version 2 monitoring kinds: a functional tumour or carcinoid syndrome (every third course
+# here) brings urine 5-HIAA, NT-proBNP and the heart scan; an SSA line brings vitamin B12 and D.
+SYNDROME_KINDS = ("u5hiaa", "nt_probnp", "echocardiography")
+SSA_KINDS = ("vitamin_b12", "vitamin_d")
+# Item ids are course id * ID_STRIDE + the kind's place, so no two items share an id.
+ID_STRIDE = 16
 # (days before due_on the window opens, days after it closes or None) per kind.
 WINDOWS = {
     "imaging": (28, 28),
@@ -23,6 +29,11 @@ WINDOWS = {
     "cga": (14, 14),
     "symptom_check": (7, None),
     "ssa_injection": (3, 3),
+    "u5hiaa": (14, 14),
+    "nt_probnp": (14, 14),
+    "echocardiography": (28, 28),
+    "vitamin_b12": (14, 14),
+    "vitamin_d": (14, 14),
 }
 TIMEZONES = ("Europe/London", "Europe/Lisbon", "Europe/Madrid", "Europe/Paris", "America/New_York")
 LANGUAGES = ("en", "en", "pt", "es", "fr")
@@ -73,13 +84,16 @@ class Seeder:
         outside, pick = self.outside, self.rng.choice
         for i in ids:
             active = "f" if state_of(i) == "closed" else "t"
-            kinds = KINDS if state_of(i) == "ssa" else KINDS[:4]
+            on_ssa = state_of(i) == "ssa"
+            kinds = (KINDS if on_ssa else KINDS[:4]) + (SSA_KINDS if on_ssa else ())
+            if i % 3 == 0:
+                kinds += SYNDROME_KINDS
             for k, kind in enumerate(kinds):
                 due = pick(outside)
                 before, after = WINDOWS[kind]
                 end = r"\N" if after is None else str(due + dt.timedelta(days=after))
                 yield (
-                    f"{i * 5 + k}\t{kind}\t{due}\t{due - dt.timedelta(days=before)}\t{end}\t"
+                    f"{i * ID_STRIDE + k}\t{kind}\t{due}\t{due - dt.timedelta(days=before)}\t{end}\t"
                     f"bench: {kind} per the plan\tdocs/clinical-rules.md#default-schedules\t"
                     f"{active}\t{stamp}\t{i}"
                 )
