@@ -119,3 +119,9 @@ def unmatched_report_days() -> int:
     worker; after this long no dispatcher will write its id.
     """
     return _get("ALERTS_UNMATCHED_REPORT_DAYS", 30, _positive_int) or 1
+
+
+def decision_clock_days() -> int:
+    """Days a `decision_pending` alert may stay unanswered before it escalates one severity
+    (docs/clinical-rules.md, "Decision clock"); at least 1."""
+    return _get("ALERTS_DECISION_CLOCK_DAYS", 28, _positive_int) or 1

@@ -17,10 +17,9 @@ from treatments import machine
 
 from ..models import CoordinatorAlert
 from .coordinator_alerts import alert_raise, rank_of
+from .decisions import OVERDUE_SUFFIX, escalate_decision_clock, resolve_done_overdue
 
 logger = logging.getLogger(__name__)
-
-OVERDUE_SUFFIX = "_overdue"
 
 # How urgent an overdue item is for the coordinator worklist. Imaging and injections carry
 # the disease-control risk; the 12-month imaging gap is critical (docs/clinical-rules.md,
@@ -55,7 +54,8 @@ def _overdue_alert(item: ScheduledItem, today: date) -> tuple[str, str, dict[str
 
 
 def escalate(*, today: date, now: datetime | None = None, chunk_size: int = 500) -> int:
-    """Raise or refresh a coordinator alert for every overdue item; returns alerts written.
+    """Raise or refresh a coordinator alert for every overdue item, resolve those of items
+    done since, and escalate unanswered decisions (decisions.py); returns alerts written.
 
     Reads overdue items in keyset pages (never all courses in memory), and writes only when
     something is new (another due date, a higher severity), so an hourly run over the same
@@ -109,4 +109,7 @@ def escalate(*, today: date, now: datetime | None = None, chunk_size: int = 500)
             except Exception:
                 # A poison row must not stop the run (docs/architecture.md, "A poison row does not stop a run").
                 logger.exception("escalation skipped scheduled item %s", item.pk)
+    # Items done since the last run close their alerts; unanswered decisions escalate.
+    written += resolve_done_overdue(today=today, now=now)
+    written += escalate_decision_clock(now=now)
     return written

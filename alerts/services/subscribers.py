@@ -10,6 +10,7 @@ from treatments import machine
 from treatments.domain_events import CourseEventRecorded, DomainEvent
 
 from .coordinator_alerts import ALERT_DECISION_PENDING, ALERT_GUARD_OVERRIDDEN, alert_raise
+from .decisions import on_decision_event, on_new_carcinoid_syndrome
 from .provider_reports import email_tracking
 
 
@@ -24,17 +25,18 @@ def _json_safe(value: Any) -> Any:
 
 
 def on_course_event(event: DomainEvent) -> None:
-    """A recurrence or progression needs a treatment decision; an override needs a look."""
+    """A state needing a treatment decision raises `decision_pending`, the decision resolves
+    it; an override needs a look; a new syndrome in surveillance needs a look too."""
     if not isinstance(event, CourseEventRecorded):
         return
+    on_decision_event(event)
+    on_new_carcinoid_syndrome(event)
     base = {
         "event_id": event.event_id,
         "event_type": event.type,
         "occurred_on": event.occurred_on.isoformat(),
     }
-    if event.to_state in (machine.State.RECURRENCE, machine.State.PROGRESSION) and (
-        event.from_state != event.to_state
-    ):
+    if event.to_state in machine.DECISION_STATES and event.from_state != event.to_state:
         alert_raise(
             course=event.course_id,
             kind=ALERT_DECISION_PENDING,

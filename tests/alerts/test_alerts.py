@@ -153,10 +153,8 @@ def test_an_overridden_guard_raises_a_high_alert(
             override_reason="uptake seen on a repeat scan",
         )
 
-    assert open_alerts(course) == [
-        ("decision_pending", "high", 1),
-        ("guard_overridden", "high", 1),
-    ]
+    # The ssa_started is the decision: it resolves the decision_pending alert.
+    assert open_alerts(course) == [("guard_overridden", "high", 1)]
     guards = CoordinatorAlert.objects.get(kind="guard_overridden").details["guards"]
     assert guards and all(isinstance(g, dict) for g in guards)
 
