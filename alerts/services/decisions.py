@@ -1,9 +1,9 @@
 """Alerts that follow the course's decisions: a pending treatment decision is answered, left
 unanswered too long, or a new syndrome appears in surveillance; an overdue item is done.
 
-Rules: docs/clinical-rules.md, "Coordinator alerts that resolve themselves" and "Decision
-clock". Resolutions and escalations here are written by the system user with a reason, so
-the alert's history says which event or run closed or raised it.
+Rules: docs/clinical-rules.md#coordinator-alerts-that-follow-decisions. Resolutions and
+escalations here are written by the system user with a reason, so the alert's history says
+which event or run closed or raised it.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def answers_decision(event: CourseEventRecorded) -> bool:
     """Whether the event records the treatment decision a `decision_pending` alert waits for:
     any line started, a `line_changed` recorded in `progression` (the SSA escalation is the
     decision), a resection started, watch-and-wait, supportive care, or the course closed
-    (docs/clinical-rules.md, "Coordinator alerts that resolve themselves")."""
+    (docs/clinical-rules.md#coordinator-alerts-that-follow-decisions)."""
     if event.type in DECISION_EVENTS or event.to_state == machine.State.CLOSED:
         return True
     return event.type == E.LINE_CHANGED and event.from_state == machine.State.PROGRESSION
@@ -126,7 +126,8 @@ def _syndrome_before(event: CourseEventRecorded) -> bool:
 def on_new_carcinoid_syndrome(event: CourseEventRecorded) -> None:
     """Carcinoid syndrome newly recorded by `status_updated` while the course is in
     `surveillance` raises a high alert: a syndrome means disease the plan assumes absent
-    (docs/clinical-rules.md, "Facts change"; surveillance brings imaging forward itself)."""
+    (docs/clinical-rules.md#coordinator-alerts-that-follow-decisions, "Facts change"; the
+    schedule brings imaging forward itself)."""
     if event.type != E.STATUS_UPDATED or event.from_state != machine.State.SURVEILLANCE:
         return
     if event.data.get("carcinoid_syndrome") is not True or _syndrome_before(event):
@@ -150,7 +151,8 @@ def escalate_decision_clock(*, now: datetime | None = None) -> int:
 
     Idempotent: the first raise stamps the alert's details, and later runs (or a duplicate
     run at the same time, serialised by the row lock) skip it. Source: decision-pending
-    worklists of peer systems (docs/clinical-rules.md, "Decision clock").
+    worklists of tumour-board tracking systems
+    (docs/clinical-rules.md#coordinator-alerts-that-follow-decisions, "Decision clock").
     """
     now = now or timezone.now()
     cutoff = now - timedelta(days=conf.decision_clock_days())

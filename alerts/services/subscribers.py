@@ -7,7 +7,8 @@ from typing import Any
 
 from surveillance.schedule import Severity
 from treatments import machine
-from treatments.domain_events import CourseEventRecorded, DomainEvent
+from treatments.domain_events import CourseEventRecorded, CourseRegistered, DomainEvent
+from treatments.models import Course
 
 from .coordinator_alerts import ALERT_DECISION_PENDING, ALERT_GUARD_OVERRIDDEN, alert_raise
 from .decisions import on_decision_event, on_new_carcinoid_syndrome
@@ -27,6 +28,18 @@ def _json_safe(value: Any) -> Any:
 def on_course_event(event: DomainEvent) -> None:
     """A state needing a treatment decision raises `decision_pending`, the decision resolves
     it; an override needs a look; a new syndrome in surveillance needs a look too."""
+    if isinstance(event, CourseRegistered):
+        # Registration with disease left (R2, M1 not removed) starts in a decision state.
+        state = Course.objects.filter(pk=event.course_id).values_list("state", flat=True).first()
+        if state in machine.DECISION_STATES:
+            alert_raise(
+                course=event.course_id,
+                kind=ALERT_DECISION_PENDING,
+                severity=Severity.HIGH,
+                details={"event_type": "registration", "state": state},
+                reason="registered with disease left: treatment decision pending",
+            )
+        return
     if not isinstance(event, CourseEventRecorded):
         return
     on_decision_event(event)

@@ -226,3 +226,21 @@ def test_carcinoid_syndrome_recorded_outside_surveillance_raises_no_syndrome_ale
         record(course, clinician, "status_updated", {"carcinoid_syndrome": True}, on=ON + DAY)
 
     assert not CoordinatorAlert.objects.filter(kind="carcinoid_syndrome_in_surveillance").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("margin", "expected"), [("R2", [("decision_pending", "high")]), ("R0", [])]
+)
+def test_registration_with_disease_left_opens_a_decision_alert(
+    clinician, team_a, django_capture_on_commit_callbacks, margin, expected
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        course = factories.register(
+            clinician, team_a, surgery=factories.surgery_data(margin=margin)
+        )
+
+    assert (
+        list(CoordinatorAlert.objects.filter(course=course).values_list("kind", "severity"))
+        == expected
+    )
