@@ -7,7 +7,7 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from core import events
-        from surveillance.notifications import SymptomCheckAssessed
+        from surveillance.notifications import ResultOutOfOrder, SymptomCheckAssessed
         from treatments.domain_events import DOMAIN_EVENTS
 
         from . import services
@@ -16,6 +16,7 @@ class AlertsConfig(AppConfig):
         # alert cannot undo the event (the bus isolates each on-commit subscriber).
         events.subscribe(DOMAIN_EVENTS, services.on_course_event)
         events.subscribe(SymptomCheckAssessed, services.on_symptom_check_assessed)
+        events.subscribe(ResultOutOfOrder, services.on_result_out_of_order)
         from anymail.signals import tracking
         from celery.signals import beat_init
 

@@ -36,4 +36,27 @@ class SymptomCheckAssessed:
     actor_id: int | None = None
 
 
-Notification = SymptomCheckAssessed
+@dataclass(frozen=True)
+class ResultOutOfOrder:
+    """A result was stored but its event was not: its date breaks the event log's date order.
+
+    The state is the replay of the events in the order they were recorded
+    (docs/clinical-rules.md#dates), so a result dated before the event that brought the course
+    into its state, or before the last event of its own kind, cannot move the course; a
+    clinician must review it and record the event as a correction, or correct the result.
+    ``result_kind`` names the stored record (``imaging_study``); ``conflicts_with`` and
+    ``conflict_on`` name the recorded event the date conflicts with, when known.
+    """
+
+    course_id: int
+    result_kind: str
+    result_id: int
+    event_type: str
+    occurred_on: date
+    detail: str
+    conflicts_with: str | None = None
+    conflict_on: date | None = None
+    actor_id: int | None = None
+
+
+Notification = SymptomCheckAssessed | ResultOutOfOrder

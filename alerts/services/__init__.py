@@ -32,6 +32,7 @@ from .coordinator_alerts import (
     ALERT_DECISION_PENDING,
     ALERT_GUARD_OVERRIDDEN,
     ALERT_REMINDER_FAILED,
+    ALERT_RESULT_OUT_OF_ORDER,
     SEVERITY_RANK,
     alert_acknowledge,
     alert_raise,
@@ -58,12 +59,18 @@ from .provider_reports import (
 )
 from .quiet_hours import quiet_hours_end
 from .reminder_sweep import sweep
-from .subscribers import on_course_event, on_email_tracking, on_symptom_check_assessed
+from .subscribers import (
+    on_course_event,
+    on_email_tracking,
+    on_result_out_of_order,
+    on_symptom_check_assessed,
+)
 
 __all__ = [
     "ALERT_DECISION_PENDING",
     "ALERT_GUARD_OVERRIDDEN",
     "ALERT_REMINDER_FAILED",
+    "ALERT_RESULT_OUT_OF_ORDER",
     "BEAT_STARTED",
     "OVERDUE_SEVERITY",
     "OVERDUE_SUFFIX",
@@ -90,6 +97,7 @@ __all__ = [
     "lease_expired_count",
     "on_course_event",
     "on_email_tracking",
+    "on_result_out_of_order",
     "on_symptom_check_assessed",
     "prune_unmatched_reports",
     "quiet_hours_end",

@@ -30,6 +30,8 @@ SEVERITY_RANK = MappingProxyType({severity: severity.rank for severity in Severi
 ALERT_REMINDER_FAILED = "reminder_failed"
 ALERT_DECISION_PENDING = "decision_pending"
 ALERT_GUARD_OVERRIDDEN = "guard_overridden"
+# A result stored without its event: its date breaks the date order (docs/api.md#dates).
+ALERT_RESULT_OUT_OF_ORDER = "result_out_of_order"
 
 
 def rank_of(severity: str) -> int:

@@ -10,7 +10,12 @@ from treatments import machine
 from treatments.domain_events import CourseEventRecorded, CourseRegistered, DomainEvent
 from treatments.models import Course
 
-from .coordinator_alerts import ALERT_DECISION_PENDING, ALERT_GUARD_OVERRIDDEN, alert_raise
+from .coordinator_alerts import (
+    ALERT_DECISION_PENDING,
+    ALERT_GUARD_OVERRIDDEN,
+    ALERT_RESULT_OUT_OF_ORDER,
+    alert_raise,
+)
 from .decisions import on_decision_event, on_new_carcinoid_syndrome
 from .provider_reports import email_tracking
 
@@ -84,6 +89,30 @@ def on_symptom_check_assessed(notification: Any) -> None:
             },
             reason=f"symptom check {notification.symptom_check_id}: {finding['kind']}",
         )
+
+
+def on_result_out_of_order(notification: Any) -> None:
+    """A result stored without its event (``surveillance.notifications.ResultOutOfOrder``)
+    opens a high ``result_out_of_order`` alert: a clinician reviews it and records the event
+    as a correction or corrects the result (docs/api.md#dates)."""
+    conflict_on = notification.conflict_on
+    alert_raise(
+        course=notification.course_id,
+        kind=ALERT_RESULT_OUT_OF_ORDER,
+        severity=Severity.HIGH,
+        details={
+            "result_kind": notification.result_kind,
+            "result_id": notification.result_id,
+            "event_type": notification.event_type,
+            "occurred_on": notification.occurred_on.isoformat(),
+            "conflicts_with": notification.conflicts_with,
+            "conflict_on": conflict_on.isoformat() if conflict_on else None,
+            "reason": notification.detail,
+        },
+        reason=f"{notification.result_kind} {notification.result_id}: {notification.event_type} "
+        "out of date order, review needed",
+        same_when=("result_kind", "result_id"),
+    )
 
 
 def on_email_tracking(sender: Any, event: Any, esp_name: str = "", **kwargs: Any) -> None:

@@ -143,6 +143,51 @@ def _refusal_warning(event_type: str, refused: DomainError) -> dict[str, Any]:
     }
 
 
+def _is_date_order(refused: DomainError) -> bool:
+    # The result's own date was checked before any write (future, before surgery or birth),
+    # so the event log's only remaining 400 on "occurred_on" alone is the date-order rule.
+    errors = getattr(refused, "errors", None) or {}
+    return isinstance(refused, InvalidInput) and set(errors) == {"occurred_on"}
+
+
+def _out_of_order_warning(
+    course: Course, event_type: str, occurred_on: dt.date, refused: DomainError
+) -> dict[str, Any]:
+    """The warning for an event refused by the date order, naming the event it conflicts with.
+
+    That is the event that brought the course into its state when the result is dated before
+    it, else the latest event of the same kind dated after the result (docs/api.md#dates).
+    """
+    facts = treatment_services.course_facts(course)
+    conflicts_with: str | None = None
+    conflict_on: dt.date | None = None
+    if facts.state_entered_on is not None and occurred_on < facts.state_entered_on:
+        conflicts_with = facts.state_entered_by or "registration"
+        conflict_on = facts.state_entered_on
+    else:
+        later = (
+            CourseEvent.objects.filter(course=course, type=event_type, occurred_on__gt=occurred_on)
+            .order_by("-occurred_on")
+            .first()
+        )
+        if later is not None:
+            conflicts_with, conflict_on = later.type, later.occurred_on
+    against = f" {conflicts_with} on {conflict_on.isoformat()}" if conflict_on else " the log"
+    return {
+        "code": "event_out_of_order",
+        "detail": (
+            f"Recorded, but {event_type} on {occurred_on.isoformat()} was not: it is dated "
+            f"before{against}. A clinician must review it and record the event as a "
+            "correction, or correct the result's date."
+        ),
+        "event": str(event_type),
+        "occurred_on": occurred_on.isoformat(),
+        "conflicts_with": conflicts_with,
+        "conflict_on": conflict_on.isoformat() if conflict_on else None,
+        "refusal": refused.as_body(),
+    }
+
+
 def _record_result_event(
     *,
     course: Course,
@@ -152,12 +197,16 @@ def _record_result_event(
     data: dict[str, Any],
     reason: str,
     source: models.Model,
+    name_date_order: bool = False,
 ) -> tuple[CourseEvent | None, list[dict[str, Any]]]:
     """Record the event a result implies; a refusal becomes a warning, the result stays.
 
     The study or check happened whatever the state machine says, so it is kept; the savepoint
     rolls back only the refused event. Input errors of our own were caught before any write,
     so an InvalidInput here is the event log's own rule (e.g. an earlier-dated duplicate).
+    With ``name_date_order``, a refusal by the date-order rule (docs/api.md#dates) becomes an
+    ``event_out_of_order`` warning naming the event and date it conflicts with
+    (``conflicts_with``, ``conflict_on``: ISO date or None) instead of ``event_not_recorded``.
     """
     try:
         with transaction.atomic():
@@ -172,6 +221,8 @@ def _record_result_event(
                 source=source,
             )
     except (TransitionNotAllowed, GuidelineGuard, InvalidInput) as refused:
+        if name_date_order and _is_date_order(refused):
+            return None, [_out_of_order_warning(course, type, occurred_on, refused)]
         return None, [_refusal_warning(type, refused)]
     warnings = [
         {"code": w.get("guard", "event_warning"), "detail": w.get("reason", ""), "event": type}

@@ -97,7 +97,10 @@ def imaging_record(
 
     ``site`` and ``resectable`` describe a recurrence (the ``recurrence_detected`` data). A
     CT or MRI closes the due imaging item. An event the state machine refuses leaves the
-    study recorded, with the refusal as a warning: the study happened.
+    study recorded, with the refusal as a warning: the study happened. An event refused by
+    the date order (docs/api.md#dates) gives an ``event_out_of_order`` warning and publishes
+    ``notifications.ResultOutOfOrder``, which alerts turns into a ``result_out_of_order``
+    review.
     """
     course = _course(course)
     today = today or _today()
@@ -152,14 +155,43 @@ def imaging_record(
                 data=data,
                 reason=f"Imaging study {study.pk} ({modality}, {performed_on}): {result}",
                 source=study,
+                name_date_order=True,
             )
             warnings = [*warnings, *event_warnings]
+            _announce_out_of_order(locked, study, actor, event_warnings)
             study.event = event
             study.warnings = warnings
             with_history(study, actor=actor, reason=f"Result linked to {event_type}")
             study.save(update_fields=["event", "warnings"])
         replan(course=locked, today=today)
     return ImagingRecorded(study=study, warnings=warnings, event=event)
+
+
+def _announce_out_of_order(
+    course: Course,
+    study: ImagingStudy,
+    actor: AbstractBaseUser,
+    event_warnings: list[dict[str, Any]],
+) -> None:
+    # The study is kept but the course did not move: alerts opens a review for a clinician
+    # (alerts imports surveillance, so the request goes out on the bus).
+    for warning in event_warnings:
+        if warning.get("code") != "event_out_of_order":
+            continue
+        conflict_on = warning.get("conflict_on")
+        events.publish(
+            notifications.ResultOutOfOrder(
+                course_id=course.pk,
+                result_kind="imaging_study",
+                result_id=study.pk,
+                event_type=str(warning["event"]),
+                occurred_on=study.performed_on,
+                detail=str(warning["detail"]),
+                conflicts_with=warning.get("conflicts_with"),
+                conflict_on=dt.date.fromisoformat(conflict_on) if conflict_on else None,
+                actor_id=actor.pk,
+            )
+        )
 
 
 def lab_record(
