@@ -16,6 +16,7 @@ class SurveillanceConfig(AppConfig):
         facts.register_fact_source(
             facts.LAST_LONG_ACTING_INJECTION, selectors.last_long_acting_injection_on
         )
+        facts.register_fact_source(facts.LATEST_PRRT_LABS, selectors.latest_prrt_labs)
 
         # In-transaction: the denormalised due dates commit with the event that moved them.
         events.subscribe(DOMAIN_EVENTS, subscribers.on_domain_event, in_transaction=True)

@@ -246,3 +246,51 @@ def last_long_acting_injection_on(course_id: int) -> dt.date | None:
         .values_list("given_on", flat=True)
         .first()
     )
+
+
+# PRRT lab values are handed to the treatments guards in one unit each (the unit of the
+# NETTER-1 limits in treatments.machine.guards_systemic); the factor turns a stored unit into it.
+# Creatinine 1 mg/dL = 88.4 µmol/L and bilirubin 1 mg/dL = 17.1 µmol/L (molar masses 113.1 and
+# 584.7 g/mol); haemoglobin and albumin 1 g/dL = 10 g/L.
+PRRT_LAB_FACTORS: dict[str, dict[str, float]] = {
+    "haemoglobin": {"g/L": 1.0, "g/dL": 10.0},
+    "platelets": {"10^9/L": 1.0},
+    "leukocytes": {"10^9/L": 1.0},
+    "neutrophils": {"10^9/L": 1.0},
+    "creatinine": {"µmol/L": 1.0, "mg/dL": 88.4},
+    "creatinine_clearance": {"mL/min": 1.0},
+    "alt": {"U/L": 1.0},
+    "ast": {"U/L": 1.0},
+    "albumin": {"g/L": 1.0, "g/dL": 10.0},
+    "bilirubin": {"µmol/L": 1.0, "mg/dL": 17.1},
+}
+
+
+def latest_prrt_labs(course_id: int) -> dict[str, float]:
+    """The newest result of each PRRT lab analyte on the course, in the guards' units.
+
+    Keys are analytes of ``PRRT_LAB_FACTORS`` with a result (blood counts in 10^9/L,
+    haemoglobin and albumin in g/L, creatinine and bilirubin in µmol/L, clearance in mL/min,
+    ALT/AST in U/L); an analyte never measured is absent. The newest is the latest
+    ``collected_on``, then the latest recorded. Registered as a treatments fact source, so the
+    NETTER-1 lab-limit guards read it without treatments importing surveillance.
+    """
+    rows = (
+        LabResult.objects.filter(course_id=course_id, analyte__in=PRRT_LAB_FACTORS)
+        .order_by("analyte", "-collected_on", "-recorded_at", "-pk")
+        .values_list("analyte", "value", "unit")
+    )
+    labs: dict[str, float] = {}
+    seen: set[str] = set()
+    for analyte, value, unit in rows:
+        if analyte in seen:
+            continue
+        seen.add(analyte)
+        factor = PRRT_LAB_FACTORS[analyte].get(unit)
+        if factor is None:  # a unit no longer allowed is not guessed at
+            continue
+        # mg/dL (creatinine, bilirubin) become whole µmol/L, as laboratories report them:
+        # NETTER-1 itself equates 1.7 mg/dL of creatinine with 150 µmol/L (exactly 150.3).
+        digits = 0 if unit == "mg/dL" else 3
+        labs[analyte] = round(float(value) * factor, digits)
+    return labs

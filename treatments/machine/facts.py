@@ -99,6 +99,9 @@ class CourseFacts:
     sstr_uptake_vs_liver: str | None = None  # "above", "equal", "below"
     resection_open: bool = False  # a resection_started not yet completed
     last_long_acting_injection_on: dt.date | None = None
+    # The newest PRRT lab value of each analyte (blood counts in 10^9/L, haemoglobin and
+    # albumin in g/L, creatinine and bilirubin in µmol/L, clearance in mL/min); empty if none.
+    latest_prrt_labs: Mapping[str, float] = field(default_factory=dict, hash=False)
     state_entered_on: dt.date | None = None
     state_entered_by: str | None = None  # an EventType value, "registration" or None
     progression_documented_on: dt.date | None = None  # the newest progression_detected

@@ -26,6 +26,33 @@ PRRT_CYCLE_MIN_DAYS: Final = 49
 PRRT_CYCLE_MAX_DAYS: Final = 63
 # Long-acting SSA is stopped at least 4 weeks before each cycle (label).
 PRRT_SSA_WASHOUT_DAYS: Final = 28
+# NETTER-1's laboratory exclusions (Strosberg et al., N Engl J Med 2017;376:125-135,
+# protocol eligibility), in the units of ``CourseFacts.latest_prrt_labs``: a value beyond one of
+# these at the newest PRRT labs refuses the cycle unless a clinician overrides.
+PRRT_MIN_PLATELETS_10E9_L: Final = 75.0  # platelets < 75 000/mm3 excluded
+PRRT_MIN_HAEMOGLOBIN_G_L: Final = 80.0  # haemoglobin < 8.0 g/dL excluded
+PRRT_MIN_LEUKOCYTES_10E9_L: Final = 2.0  # white cells < 2 000/mm3 excluded
+PRRT_MAX_CREATININE_UMOL_L: Final = 150.0  # serum creatinine > 150 umol/L (1.7 mg/dL) excluded
+PRRT_MIN_CREATININE_CLEARANCE_ML_MIN: Final = 50.0  # clearance < 50 mL/min excluded
+# Total bilirubin > 3 x the upper limit of normal excluded. NetCare stores no per-laboratory
+# reference range, so it takes the common adult upper limit of 21 umol/L (1.2 mg/dL): a product
+# choice a deployment may change.
+BILIRUBIN_UPPER_LIMIT_OF_NORMAL_UMOL_L: Final = 21.0
+PRRT_MAX_BILIRUBIN_UMOL_L: Final = 3 * BILIRUBIN_UPPER_LIMIT_OF_NORMAL_UMOL_L
+# Albumin < 3.0 g/dL excluded only with an abnormal prothrombin time, which NetCare does not
+# record: a low albumin warns (check the prothrombin time) rather than refuses.
+PRRT_MIN_ALBUMIN_G_L: Final = 30.0
+NETTER1_SOURCE: Final = "NETTER-1 (Strosberg et al., N Engl J Med 2017; laboratory eligibility)"
+NETTER1_EVIDENCE: Final = "phase 3 RCT (NETTER-1)"
+# (analyte, lowest allowed, highest allowed); None is no bound on that side.
+PRRT_LAB_LIMITS: Final = (
+    ("platelets", PRRT_MIN_PLATELETS_10E9_L, None),
+    ("haemoglobin", PRRT_MIN_HAEMOGLOBIN_G_L, None),
+    ("leukocytes", PRRT_MIN_LEUKOCYTES_10E9_L, None),
+    ("creatinine", None, PRRT_MAX_CREATININE_UMOL_L),
+    ("creatinine_clearance", PRRT_MIN_CREATININE_CLEARANCE_ML_MIN, None),
+    ("bilirubin", None, PRRT_MAX_BILIRUBIN_UMOL_L),
+)
 EVEROLIMUS_DOSES_MG: Final = (5.0, 10.0)
 # Progression documented within about 6 months before everolimus starts (RADIANT-4 enrolled
 # progression within 6 months); a product constant a deployment may change.
@@ -82,6 +109,34 @@ def _days_since_last_cycle(facts: CourseFacts, data: Mapping[str, Any]) -> int |
     return None if previous is None else (given_on - previous).days
 
 
+def prrt_labs_outside_limits(labs: Mapping[str, float]) -> tuple[str, ...]:
+    """The analytes of ``labs`` beyond NETTER-1's laboratory limits, in ``PRRT_LAB_LIMITS`` order.
+
+    ``labs`` maps an analyte to its newest value in the units of ``PRRT_LAB_LIMITS`` (counts in
+    10^9/L, haemoglobin in g/L, creatinine and bilirubin in umol/L, clearance in mL/min). A
+    value at a limit is within it (NETTER-1 excluded values strictly beyond); an analyte not
+    measured is not judged (the ``prrt_labs`` due item asks for it). Albumin is not judged here
+    (see ``PRRT_MIN_ALBUMIN_G_L``). Source: NETTER-1 (N Engl J Med 2017).
+    """
+    outside = []
+    for analyte, low, high in PRRT_LAB_LIMITS:
+        value = labs.get(analyte)
+        if value is None:
+            continue
+        if (low is not None and value < low) or (high is not None and value > high):
+            outside.append(analyte)
+    return tuple(outside)
+
+
+def _labs_within(facts: CourseFacts, data: Mapping[str, Any]) -> bool:
+    return not prrt_labs_outside_limits(facts.latest_prrt_labs)
+
+
+def _albumin_kept(facts: CourseFacts, data: Mapping[str, Any]) -> bool:
+    albumin = facts.latest_prrt_labs.get("albumin")
+    return albumin is None or albumin >= PRRT_MIN_ALBUMIN_G_L
+
+
 def _recent_progression(facts: CourseFacts) -> bool:
     documented = facts.progression_documented_on
     if documented is None:
@@ -111,6 +166,19 @@ WASHOUT: Final = (
     "label asks for a washout of at least 4 weeks (it competes for the receptor)."
 )
 LABEL: Final = "177Lu-DOTATATE SmPC/USPI"
+LABS_OUTSIDE: Final = (
+    "The newest PRRT labs are outside the NETTER-1 limits (platelets at least "
+    f"{PRRT_MIN_PLATELETS_10E9_L:g} x 10^9/L, haemoglobin at least 8 g/dL, white cells at least "
+    f"{PRRT_MIN_LEUKOCYTES_10E9_L:g} x 10^9/L, creatinine at most "
+    f"{PRRT_MAX_CREATININE_UMOL_L:g} umol/L, creatinine clearance at least "
+    f"{PRRT_MIN_CREATININE_CLEARANCE_ML_MIN:g} mL/min, bilirubin at most 3 x the upper limit "
+    f"of normal, {PRRT_MAX_BILIRUBIN_UMOL_L:g} umol/L): a clinician decides whether to give "
+    "this cycle."
+)
+LOW_ALBUMIN: Final = (
+    "Albumin below 3.0 g/dL at the newest PRRT labs: NETTER-1 excluded it with an abnormal "
+    "prothrombin time; check the prothrombin time before this cycle."
+)
 
 
 def _cover(facts: CourseFacts, data: Mapping[str, Any]) -> bool:
@@ -171,6 +239,22 @@ PRRT_STARTED: Final = (
         f"{LABEL}; NETTER-2 (retreatment after benefit)",
         "label",
         lambda facts, data: data.get("cycles_planned", 0) <= PRRT_LABEL_CYCLES,
+    ),
+    refuse(
+        "prrt_labs_within_netter1_limits",
+        EventType.PRRT_STARTED,
+        LABS_OUTSIDE,
+        NETTER1_SOURCE,
+        NETTER1_EVIDENCE,
+        _labs_within,
+    ),
+    warn(
+        "prrt_low_albumin_warns",
+        EventType.PRRT_STARTED,
+        LOW_ALBUMIN,
+        NETTER1_SOURCE,
+        NETTER1_EVIDENCE,
+        _albumin_kept,
     ),
     warn(
         "prrt_ssa_washout_warns",
@@ -239,6 +323,22 @@ PRRT_CYCLE_GIVEN: Final = (
         f"{LABEL}; NETTER-2 (retreatment after benefit)",
         "label",
         lambda facts, data: data.get("cycle", 0) <= PRRT_LABEL_CYCLES,
+    ),
+    refuse(
+        "prrt_cycle_labs_within_netter1_limits",
+        EventType.PRRT_CYCLE_GIVEN,
+        LABS_OUTSIDE,
+        NETTER1_SOURCE,
+        NETTER1_EVIDENCE,
+        _labs_within,
+    ),
+    warn(
+        "prrt_cycle_low_albumin_warns",
+        EventType.PRRT_CYCLE_GIVEN,
+        LOW_ALBUMIN,
+        NETTER1_SOURCE,
+        NETTER1_EVIDENCE,
+        _albumin_kept,
     ),
     warn(
         "prrt_cycle_ssa_washout_warns",

@@ -28,6 +28,7 @@ from ..models import Course, CourseEvent, TreatmentLine
 # --------------------------------------------------------------------------------------------
 
 LAST_LONG_ACTING_INJECTION: Final = "last_long_acting_injection_on"
+LATEST_PRRT_LABS: Final = "latest_prrt_labs"
 _SOURCES: dict[str, Callable[[int], Any]] = {}
 
 
@@ -35,7 +36,8 @@ def register_fact_source(name: str, source: Callable[[int], Any]) -> None:
     """Let an app answer fact ``name`` for a course id (registering again replaces it).
 
     Known names: ``LAST_LONG_ACTING_INJECTION`` (a ``datetime.date`` or None: the last
-    long-acting SSA injection given on the course).
+    long-acting SSA injection given on the course); ``LATEST_PRRT_LABS`` (a mapping of
+    analyte to its newest value, in the units of ``machine.guards_systemic``'s PRRT lab limits).
     """
     _SOURCES[name] = source
 
@@ -203,6 +205,7 @@ def course_facts(course: Course) -> machine.CourseFacts:
         last_recurrence=last_recurrence,
         gallbladder_in_place=not course.surgery.gallbladder_removed,
         last_long_acting_injection_on=_asked(LAST_LONG_ACTING_INJECTION, course.pk),
+        latest_prrt_labs=_asked(LATEST_PRRT_LABS, course.pk) or {},
         state_entered_on=entry.occurred_on if entry else course.opened_on,
         state_entered_by=entry.type if entry else "registration",
         progression_documented_on=progression_on,
