@@ -202,7 +202,7 @@ def walk_through_requests() -> list[tuple[str, str, dict]]:
     for guide in ("docs/api.md", "README.md"):
         text = (Path(settings.BASE_DIR) / guide).read_text(encoding="utf-8")
         for path, body in CURL_BODY.findall(text):
-            pattern = re.sub(r"/\d+/", "/{id}/", path)
+            pattern = re.sub(r"/(\d+|\$\w+)/", "/{id}/", path)
             found.append((guide, pattern, json.loads(body)))
     return found
 
