@@ -170,7 +170,21 @@ class PatientSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "mrn", "given_name", "family_name", "birth_date", "sex"]
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": 254,
+        "anyOf": [{"format": "email"}, {"maxLength": 0}],
+        "description": "The patient's email address, or empty when none is recorded.",
+    }
+)
+class OptionalEmailField(serializers.CharField):
+    """An email address that may be blank: the schema must say so, or an empty one would not
+    match `format: email` in the published answer."""
+
+
 class PatientSerializer(serializers.ModelSerializer):
+    email = OptionalEmailField(read_only=True)
     quiet_hours_start = LocalTimeField(read_only=True)
     quiet_hours_end = LocalTimeField(read_only=True)
 
