@@ -49,7 +49,7 @@ SECTION_LIMIT = 200
 ITEM_SCAN_LIMIT = 2000
 
 SEVERITY_ORDER = Case(
-    *(When(severity=str(s), then=Value(rank)) for s, rank in alert_services.SEVERITY_RANK.items()),
+    *(When(severity=str(s), then=Value(s.rank)) for s in Severity),
     default=Value(0),
     output_field=IntegerField(),
 )

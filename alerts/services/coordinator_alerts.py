@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,9 +21,6 @@ from treatments.selectors import courses_visible_to
 from ..models import CoordinatorAlert, Reminder
 
 logger = logging.getLogger(__name__)
-
-# Each severity's rank, read from the one scale (Severity.rank), for callers ordering by it.
-SEVERITY_RANK = MappingProxyType({severity: severity.rank for severity in Severity})
 
 # Alert kinds raised here (symptom findings use surveillance.schedule.AlertKind).
 ALERT_REMINDER_FAILED = "reminder_failed"

@@ -7,8 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from alerts.models import CoordinatorAlert, Reminder
-from coordinator import worklist
+from alerts.models import CoordinatorAlert, Reminder, Severity
 from tests import factories
 from tests.admin.conftest import NOW, TODAY, logged_in
 from tests.admin.support import Morning, build_morning, months_ago, register_operated_on, run_beat
@@ -73,7 +72,7 @@ def test_open_alerts_are_exactly_the_teams_open_alerts_the_most_severe_first(
         resolved_at__isnull=True, course__care_team=morning.gap.care_team
     )
     assert {a.pk for a in listed} == {a.pk for a in ours}
-    ranks = [worklist.alert_services.SEVERITY_RANK[a.severity] for a in listed]
+    ranks = [Severity(a.severity).rank for a in listed]
     assert ranks == sorted(ranks, reverse=True)
     assert (listed[0].course, listed[0].kind, listed[0].severity) == (
         morning.gap,
