@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from alerts.models import CoordinatorAlert, Reminder
+from coordinator import charts as course_charts
 from coordinator import worklist
 from surveillance.models import SurveillancePlan
 from surveillance.selectors import AuditEntry, audit_trail, schedule_for
@@ -39,6 +40,8 @@ class CourseOverview:
     audit: list[AuditEntry]  # newest first, at most AUDIT_LIMIT
     plan: SurveillancePlan | None = None
     warnings: list[str] = field(default_factory=list)
+    # Markers, symptom checks and the timeline as inline SVG (coordinator/charts.py).
+    charts: course_charts.CourseCharts | None = None
 
 
 _ACRONYMS = {"ssa": "SSA", "prrt": "PRRT"}
@@ -88,4 +91,5 @@ def course_overview(course: Course, *, today: dt.date, may_record: bool) -> Cour
         ),
         audit=audit_trail(course)[::-1][:AUDIT_LIMIT],
         plan=SurveillancePlan.objects.filter(course=course).first(),
+        charts=course_charts.course_charts(course, today=today),
     )
