@@ -3,7 +3,7 @@
 Three steps, each usable alone:
 
 1. ``chart_data(course, today=...)`` reads the course's results, checks, lines, cycles and
-   events in a fixed number of queries (seven, whatever the length of the history) and
+   events in a fixed number of queries (six, whatever the length of the history) and
    returns plain data: lists of dated points and spans (:class:`CourseChartData`).
 2. ``markers_svg``, ``symptoms_svg`` and ``timeline_svg`` draw that data with matplotlib's
    object API (``matplotlib.figure.Figure`` and the SVG canvas; no pyplot, so no global
@@ -158,7 +158,9 @@ class MarkerSeries:
 
     @property
     def key(self) -> str:
-        return f"{self.analyte}-{''.join(c for c in self.unit if c.isalnum())}"
+        """``analyte-unit`` in ASCII letters and digits (µmol/24h -> umol24h), for SVG ids."""
+        unit = self.unit.replace("µ", "u").replace("μ", "u")
+        return f"{self.analyte}-{''.join(c for c in unit if c.isascii() and c.isalnum())}"
 
 
 @dataclass(frozen=True)
@@ -379,8 +381,8 @@ def _imaging(course: Course) -> list[Mark]:
 
 
 def chart_data(course: Course, *, today: dt.date) -> CourseChartData:
-    """What the charts of ``course`` draw, up to ``today``, in seven queries whatever the
-    length of its history (its surgery is read with the course unless already loaded).
+    """What the charts of ``course`` draw, up to ``today``, in six queries whatever the
+    length of its history (a seventh reads the surgery when ``course`` comes without it).
 
     Raises Course.DoesNotExist if the course is gone; scoping is the caller's (the course
     page reads only courses the user's teams may see).
