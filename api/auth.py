@@ -31,7 +31,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from api.credentials import VERSION_CLAIM, token_version
+from api.credentials import ROLE_CLAIM, TEAMS_CLAIM, VERSION_CLAIM, token_version
+from treatments.roles import role_of
+from treatments.selectors import team_ids_of
 
 from .authentication import revocation_problem, token_user
 from .base import ApiView
@@ -71,13 +73,19 @@ class OtpInvalid(exceptions.APIException):
 
 
 def issue_tokens(user: Any) -> RefreshToken:
-    """A new refresh token for ``user`` naming its current token generation.
+    """A new refresh token for ``user`` naming its current token generation, role and teams.
 
-    Its access token (``.access_token``) copies the claim. The password digest claim is
-    simplejwt's own (CHECK_REVOKE_TOKEN).
+    Its access token (``.access_token``) copies the claims: ``tv`` (an int), ``role`` (a
+    ``treatments.roles.Role`` value) and ``teams`` (the care-team ids, ascending). The
+    generation is read first: a role or team change committed after it revokes this token,
+    so the claims can never be newer than what ``tv`` vouches for nor older than it. The
+    password digest claim is simplejwt's own (CHECK_REVOKE_TOKEN).
     """
     refresh = RefreshToken.for_user(user)
     refresh[VERSION_CLAIM] = token_version(user)
+    user.__dict__.pop("_netcare_role", None)  # read the groups now, not a cached answer
+    refresh[ROLE_CLAIM] = role_of(user).value
+    refresh[TEAMS_CLAIM] = team_ids_of(user)
     return refresh
 
 

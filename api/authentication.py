@@ -13,7 +13,9 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from api.credentials import VERSION_CLAIM, token_version
+from api.credentials import ROLE_CLAIM, TEAMS_CLAIM, VERSION_CLAIM, token_version
+from treatments.roles import Role
+from treatments.selectors import remember_scope
 
 
 def token_user(token: Token) -> Any:
@@ -47,10 +49,26 @@ def revocation_problem(user: Any, token: Token) -> str | None:
     return None
 
 
+def adopt_claims(user: Any, token: Token) -> None:
+    """Take the user's role and care-team ids from ``token`` (checked current by the caller).
+
+    Tokens issued before these claims existed (or with malformed ones) leave the user as it
+    is: role and teams are then read from the tables, as before.
+    """
+    role, teams = token.get(ROLE_CLAIM), token.get(TEAMS_CLAIM)
+    if not isinstance(role, str) or not isinstance(teams, list):
+        return
+    if role not in Role._value2member_map_ or not all(type(t) is int for t in teams):
+        return
+    remember_scope(user, Role(role), teams)
+
+
 class RevocableJWTAuthentication(JWTAuthentication):
     """simplejwt's bearer authentication, refusing tokens revoked since they were issued.
 
-    The user and its token generation come in one query (select_related), as before.
+    One query per request: the user and its token generation (select_related). The role and
+    care-team ids come from the token's claims, which a change of either revokes
+    (api/credentials.py), so no request reads the group or membership tables.
     """
 
     def get_user(self, validated_token: Token) -> Any:
@@ -58,4 +76,5 @@ class RevocableJWTAuthentication(JWTAuthentication):
         problem = revocation_problem(user, validated_token)
         if problem:
             raise InvalidToken(problem)
+        adopt_claims(user, validated_token)
         return user

@@ -9,6 +9,13 @@ Each JWT carries two facts checked on every request and every refresh
 - simplejwt's ``hash_password`` claim (CHECK_REVOKE_TOKEN), a digest of the stored password
   hash: a password written around ``save()`` (``QuerySet.update``, raw SQL) still revokes.
 
+Access tokens also carry who the user is to NetCare when they were issued: ``role`` (the
+role of ``treatments.roles.role_of``) and ``teams`` (the user's care-team ids). Requests read
+them from the token instead of the group and membership tables, so those claims must never
+outlive a change: adding or removing a group or a care-team membership (from either side,
+``clear()`` included) and granting or withdrawing superuser status revoke the user's tokens
+like a password change does. The user signs in again and gets claims that match.
+
 The pre_save/post_save pair below sees every door that saves a user (admin forms,
 ``set_password`` and ``save`` in a shell, ``changepassword``, password reset), so none of
 them has to remember to call ``revoke_tokens``. A password hash rewritten with the same
@@ -26,6 +33,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from api.models import TokenVersion
 
@@ -37,6 +45,12 @@ VERSION_CLAIM = "tv"
 PASSWORD_CHANGED = "password_changed"  # noqa: S105 (a reason code, not a password)
 DEACTIVATED = "deactivated"
 LOGOUT_EVERYWHERE = "logout_everywhere"
+ROLE_CHANGED = "role_changed"
+TEAMS_CHANGED = "teams_changed"
+
+# The claims naming the user's role and care-team ids at issue (read by api.authentication).
+ROLE_CLAIM = "role"
+TEAMS_CLAIM = "teams"
 
 # Set on a user instance by pre_save, read (and cleared) by post_save.
 _PENDING = "_netcare_revoke_reason"
@@ -97,15 +111,18 @@ def _revocation_reason(user: Any, update_fields: frozenset[str] | None) -> str |
     """What in this save revokes the user's tokens, comparing it with the stored row."""
     if user.pk is None:
         return None
-    if update_fields is not None and not ({"password", "is_active"} & set(update_fields)):
+    watched = {"password", "is_active", "is_superuser"}
+    if update_fields is not None and not (watched & set(update_fields)):
         return None  # e.g. last_login on every admin login: no read needed
-    stored = get_user_model().objects.filter(pk=user.pk).values("password", "is_active").first()
+    stored = get_user_model().objects.filter(pk=user.pk).values(*sorted(watched)).first()
     if stored is None:
         return None
     if stored["password"] != user.password:
         return PASSWORD_CHANGED
     if stored["is_active"] and not user.is_active:
         return DEACTIVATED
+    if stored["is_superuser"] != user.is_superuser:
+        return ROLE_CHANGED  # a superuser without a group counts as a clinician (role_of)
     return None
 
 
@@ -121,3 +138,74 @@ def after_user_saved(sender: Any, instance: Any, **kwargs: Any) -> None:
     reason = instance.__dict__.pop(_PENDING, None)
     if reason:
         revoke_tokens(instance, reason)
+
+
+def _has_live_tokens(user_id: int) -> bool:
+    """Whether a refresh token of the user has not expired yet.
+
+    Every token that carries claims comes from ``api.auth.issue_tokens``, which records its
+    refresh token (simplejwt's OutstandingToken, also written at each rotation) before it
+    reads the claims; an access token never outlives its refresh token. A user without a
+    live refresh token holds no token whose claims a change could make stale, so creating a
+    user and adding its groups and teams costs no revocation.
+    """
+    return OutstandingToken.objects.filter(user_id=user_id, expires_at__gt=timezone.now()).exists()
+
+
+def _revoke_user_ids(user_ids: Any, reason: str) -> None:
+    for user_id in sorted(set(user_ids or ())):
+        if _has_live_tokens(user_id):
+            revoke_tokens(_UserRef(user_id), reason)
+
+
+class _UserRef:
+    """Just a primary key: what revoke_tokens needs of a user named by a membership row."""
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+
+def _members_changed(
+    instance: Any, action: str, pk_set: Any, *, user_is_instance: bool, reason: str
+) -> None:
+    """Revoke the tokens of every user whose membership rows ``action`` changed.
+
+    ``user_is_instance``: the signal's instance is the user (``pk_set`` then holds group or
+    team ids), else the group or team (``pk_set`` holds user ids). A ``clear()`` from the
+    group's or team's side names no ids, so its members are noted before the rows go.
+    """
+    if action == "pre_clear" and not user_is_instance:
+        instance._netcare_cleared_members = list(_member_ids(instance))
+        return
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    if user_is_instance:
+        if (action == "post_clear" or pk_set) and _has_live_tokens(instance.pk):
+            revoke_tokens(instance, reason)
+        return
+    if action == "post_clear":
+        _revoke_user_ids(instance.__dict__.pop("_netcare_cleared_members", ()), reason)
+    else:
+        _revoke_user_ids(pk_set, reason)
+
+
+def _member_ids(group_or_team: Any) -> Any:
+    from django.contrib.auth.models import Group
+
+    if isinstance(group_or_team, Group):
+        return group_or_team.user_set.values_list("pk", flat=True)
+    return group_or_team.members.values_list("pk", flat=True)
+
+
+def after_groups_changed(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any
+) -> None:
+    """m2m_changed of ``User.groups``: a changed role revokes the tokens that claim the old one."""
+    _members_changed(instance, action, pk_set, user_is_instance=not reverse, reason=ROLE_CHANGED)
+
+
+def after_team_members_changed(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any
+) -> None:
+    """m2m_changed of ``CareTeam.members``: changed teams revoke the tokens that claim the old."""
+    _members_changed(instance, action, pk_set, user_is_instance=reverse, reason=TEAMS_CHANGED)

@@ -6,7 +6,7 @@ so an object outside the caller's reach is a 404 exactly like an id that does no
 
 import datetime as dt
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -24,6 +24,7 @@ from treatments.models import Course, CourseEvent, Patient, TreatmentLine
 from treatments.roles import Role, role_of
 from treatments.selectors import courses_visible_to, patients_visible_to, teams_of
 
+from . import lean
 from . import permissions as perms
 from . import serializers as s
 from .base import ApiView
@@ -45,6 +46,17 @@ def course_queryset(user) -> QuerySet[Course]:
             )
         )
     )
+
+
+def course_list_rows(user) -> QuerySet:
+    """The courses ``user`` may see, as one query's worth of columns per course: what
+    ``lean.course_from_values`` reads, with the earliest active due date as ``next_due_on``."""
+    next_due = (
+        ScheduledItem.objects.filter(course_id=OuterRef("pk"), active=True)
+        .order_by("due_on")
+        .values("due_on")[:1]
+    )
+    return courses_visible_to(user).annotate(next_due_on=Subquery(next_due))
 
 
 def course_detail_queryset(user) -> QuerySet[Course]:
@@ -80,19 +92,41 @@ def due_items_of(course: Course, today: dt.date) -> list[dict]:
 
 
 def course_detail(course: Course, warnings: list | None = None) -> dict:
-    today = timezone.localdate()
-    course.due = due_items_of(course, today)
+    """The course answer (CourseDetailSerializer's shape) of a ``course_detail_queryset`` row.
+
+    The allowed events and current facts are the services' (machine table, status updates
+    over the diagnosis); ``warnings`` are the guards' (GuardResult dicts).
+    """
     updates = getattr(course, "status_updates", None)
     table_facts = services.answer_facts(course, updates or [])
-    course.allowed_events = list(machine.allowed_events(course.state, table_facts))
-    course.active_lines = [line for line in course.lines.all() if line.is_open]
     now = services.current_facts(course, updates=updates)
-    course.facts = {name: now[name].as_dict() for name in services.SHOWN_FACTS}
-    course.warnings = [
-        {"code": w["guard"], "detail": w["reason"], "source": w.get("source", "")}
-        for w in (warnings or [])
-    ]
-    return s.CourseDetailSerializer(course).data
+    return lean.course_detail(
+        course,
+        due=due_items_of(course, timezone.localdate()),
+        allowed_events=machine.allowed_events(course.state, table_facts),
+        active_lines=[line for line in course.lines.all() if line.is_open],
+        facts={name: now[name].as_dict() for name in lean.FACT_NAMES},
+        warnings=[
+            {"code": w["guard"], "detail": w["reason"], "source": w.get("source", "")}
+            for w in (warnings or [])
+        ],
+    )
+
+
+def _filtered_courses(request: Request, qs: QuerySet) -> QuerySet:
+    """``qs`` narrowed by CourseFilter; without any of its parameters, as it is (the same
+    rows: every filter of an absent parameter is a no-op), without building the FilterSet."""
+    if CourseFilter.base_filters.keys() & request.query_params.keys():
+        return filtered(CourseFilter, request, qs)
+    return qs
+
+
+def _visible_course_ids(request: Request, pk: int) -> dict:
+    """The course's id and patient id if ``request.user`` may see it; else 404."""
+    found = courses_visible_to(request.user).filter(pk=pk).values("pk", "patient_id").first()
+    if found is None:
+        raise NotFound()
+    return found
 
 
 class CourseListView(ApiView):
@@ -111,11 +145,13 @@ class CourseListView(ApiView):
         responses=s.CourseSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        qs = filtered(CourseFilter, request, course_queryset(request.user))
+        qs = _filtered_courses(request, course_list_rows(request.user))
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        log_reads(request, [c.patient_id for c in page])
-        return paginator.get_paginated_response(s.CourseSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(
+            qs.values(*lean.COURSE_VALUES, "next_due_on"), request, view=self
+        )
+        log_reads(request, [row["patient__id"] for row in page])
+        return paginator.get_paginated_response([lean.course_from_values(row) for row in page])
 
     @extend_schema(request=s.CourseCreateSerializer, responses={201: s.CourseDetailSerializer})
     @idempotent
@@ -163,13 +199,12 @@ class CourseEventsView(ApiView):
         parameters=[OpenApiParameter("cursor", str)], responses=s.EventSerializer(many=True)
     )
     def get(self, request: Request, pk: int) -> Response:
-        course = get_object_or_404(courses_visible_to(request.user), pk=pk)
+        course = _visible_course_ids(request, pk)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(
-            CourseEvent.objects.filter(course=course).select_related("actor"), request, view=self
-        )
-        log_reads(request, [course.patient_id])
-        return paginator.get_paginated_response(s.EventSerializer(page, many=True).data)
+        rows = CourseEvent.objects.filter(course_id=course["pk"]).values(*lean.EVENT_VALUES)
+        page = paginator.paginate_queryset(rows, request, view=self)
+        log_reads(request, [course["patient_id"]])
+        return paginator.get_paginated_response([lean.event_from_values(row) for row in page])
 
     @extend_schema(request=s.EventCreateSerializer, responses={201: s.EventCreatedSerializer})
     @idempotent
@@ -194,7 +229,7 @@ class CourseEventsView(ApiView):
         event = recorded.event  # written just now by this user: no need to read it back
         log_reads(request, [course.patient_id])  # the answer carries the patient's course
         return Response(
-            {"event": s.EventSerializer(event).data, "course": course_detail(fresh)},
+            {"event": lean.event_from_instance(event), "course": course_detail(fresh)},
             status=status.HTTP_201_CREATED,
         )
 
@@ -227,7 +262,7 @@ class CourseHistoryView(ApiView):
         course = get_object_or_404(courses_visible_to(request.user), pk=pk)
         log_reads(request, [course.patient_id])
         entries = [_history_entry(entry) for entry in selectors.audit_trail(course)]
-        return Response(s.HistoryEntrySerializer(entries, many=True).data)
+        return Response([lean.history_entry(entry) for entry in entries])
 
 
 class PatientListView(ApiView):

@@ -1,4 +1,12 @@
-"""Reads scoped to a user: everything outside these querysets answers 404."""
+"""Reads scoped to a user: everything outside these querysets answers 404.
+
+A request authenticated by an API token already knows the user's care-team ids (the token's
+claims, kept true by revoking the token when the membership changes: api/credentials.py);
+:func:`remember_scope` puts them on the user, and the querysets below then filter by that
+list instead of reading the membership table. Without it they read the table.
+"""
+
+from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
@@ -6,9 +14,32 @@ from django.db.models import QuerySet
 from .models import CareTeam, Course, Patient
 from .roles import Role, role_of
 
+# Set by remember_scope: the user's care-team ids as a tuple, known for this request.
+TEAM_IDS_ATTR = "_netcare_team_ids"
 
-def _team_ids(user: AbstractBaseUser) -> QuerySet:
-    """The user's care-team ids, read from the membership table alone (no join to the teams)."""
+
+def remember_scope(user: AbstractBaseUser, role: Role, team_ids: Iterable[int]) -> None:
+    """Tell role_of and the querysets below the user's role and care-team ids (for one request).
+
+    The caller vouches that they are current: api.authentication takes them from a token
+    whose generation was just checked.
+    """
+    user._netcare_role = role
+    setattr(user, TEAM_IDS_ATTR, tuple(team_ids))
+
+
+def team_ids_of(user: AbstractBaseUser) -> list[int]:
+    """The user's care-team ids, read from the membership table (ascending)."""
+    through = CareTeam.members.through.objects.filter(user_id=user.pk)
+    return sorted(through.values_list("careteam_id", flat=True))
+
+
+def _team_ids(user: AbstractBaseUser) -> QuerySet | tuple[int, ...]:
+    """The user's care-team ids: known ones (remember_scope), else a subquery of the
+    membership table alone (no join to the teams)."""
+    known = getattr(user, TEAM_IDS_ATTR, None)
+    if known is not None:
+        return known
     return CareTeam.members.through.objects.filter(user_id=user.pk).values("careteam_id")
 
 
@@ -17,6 +48,9 @@ def teams_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[CareTeam]:
         return CareTeam.objects.none()
     if user.is_superuser:
         return CareTeam.objects.all()
+    known = getattr(user, TEAM_IDS_ATTR, None)
+    if known is not None:
+        return CareTeam.objects.filter(pk__in=known)
     return CareTeam.objects.filter(members=user)
 
 

@@ -12,8 +12,11 @@ from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from api.credentials import token_version
 from tests import factories
 from tests.api.figures import report
+from treatments.roles import role_of
+from treatments.selectors import team_ids_of
 
 pytestmark = pytest.mark.django_db
 
@@ -256,8 +259,10 @@ def _minted(user, key: str) -> str:
         "iat": int(now.timestamp()),
         "jti": "f" * 32,
         "user_id": str(user.pk),
-        "tv": 0,
+        "tv": token_version(user),
         "hash_password": get_md5_hash_password(user.password),
+        "role": role_of(user).value,
+        "teams": team_ids_of(user),
     }
     return jwt.encode(claims, key, algorithm="HS256")
 
