@@ -693,7 +693,6 @@ def timeline_svg(data: CourseChartData, chart_id: str = "chart-timeline") -> str
                 (y[line.label] - height / 2, height),
                 facecolors=colour,
                 alpha=0.85,
-                hatch="//" if line.running else None,
                 edgecolors=colour,
                 gid=f"line-{n + 1}",
             )
