@@ -85,6 +85,14 @@ class CoordinatorAlertAdmin(ScopedHistoryAdmin):
     search_fields = ("course__patient__mrn", "kind")
     list_select_related = ("course__patient", "acknowledged_by")
     actions = ["acknowledge", "resolve"]
+    # The export names the patient in columns of their own (TeamScopedAdmin.export_view).
+    export_fields = (
+        ("id", "ID"), ("course__id", "course"), ("course__patient__mrn", "MRN"),
+        ("course__patient__family_name", "family name"),
+        ("course__patient__given_name", "given name"), ("course__care_team", "care team"),
+        "kind", "severity", "opened_at", "occurrences", "last_seen_at", "acknowledged_by",
+        "acknowledged_at", "resolved_at",
+    )  # fmt: skip
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         return [f.name for f in CoordinatorAlert._meta.fields]

@@ -89,6 +89,12 @@ class CourseOverviewAdmin(CourseAdmin):
     list_filter = (*CourseAdmin.list_filter, OverdueFilter)
     list_select_related = ("patient", "care_team", "diagnosis")
     search_help_text = "MRN, family name or given name"
+    # The export names the patient in columns of their own (TeamScopedAdmin.export_view).
+    export_fields = (
+        ("id", "ID"), ("patient__mrn", "MRN"), ("patient__family_name", "family name"),
+        ("patient__given_name", "given name"), "state", "stage", "grade",
+        ("care_team", "care team"), "opened_on", "next_due",
+    )  # fmt: skip
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Course]:
         # A subquery, not an aggregate: no GROUP BY for the date hierarchy and filters.

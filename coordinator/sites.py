@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from . import worklist
@@ -47,6 +48,18 @@ class CoordinatorAdminSite(admin.AdminSite):
         # OTPAdminSite's own check; OTPMiddleware gives every user is_verified().
         verified = not self.two_factors() or request.user.is_verified()
         return super().has_permission(request) and verified
+
+    def get_urls(self) -> list[URLPattern]:
+        """Django's, with the worklist's export (``worklist/export/csv/``, ``.../xlsx/``) before
+        the catch-all."""
+        return [
+            path(
+                "worklist/export/<str:fmt>/",
+                self.admin_view(worklist.export),
+                name="worklist_export",
+            ),
+            *super().get_urls(),
+        ]
 
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

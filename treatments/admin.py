@@ -14,25 +14,43 @@ are recorded through `treatments.services.record_event`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import tablib
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import (
     NotRelationField,
     flatten_fieldsets,
     get_fields_from_path,
+    label_for_field,
+    lookup_field,
     quote,
     unquote,
 )
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import (
+    FieldDoesNotExist,
+    ObjectDoesNotExist,
+    PermissionDenied,
+    ValidationError,
+)
 from django.db import models
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from api.readlog import ReadLogUnavailable, log_reads
+from core import exports
 
 from .models import CareTeam, Course, CourseEvent, Diagnosis, Patient, Surgery, TreatmentLine
 from .selectors import courses_visible_to, patients_visible_to, teams_of
@@ -41,6 +59,9 @@ Selector = Callable[[Any], QuerySet]
 
 # A form shown again with its errors (refused by a service or stale) still shows the record.
 _SHOWS_WITH_ERRORS = frozenset({400, 409, 422})
+
+# Rows one export may hold: past it, the user narrows the list with its filters first.
+EXPORT_MAX_ROWS = 20_000
 
 # What a foreign key to each of these may offer in a form: the API's selectors.
 _FK_SELECTORS: dict[type[models.Model], Selector] = {
@@ -82,12 +103,19 @@ class TeamScopedAdmin(admin.ModelAdmin):
       malformed id all answer 404, before any permission check could tell them apart;
     - history is read-only: a history form answers 403 to anything but GET;
     - foreign-key select boxes offer only visible patients, courses and teams;
-    - a page that shows patients' data logs the read (fails closed with 503).
+    - a page that shows patients' data logs the read (fails closed with 503);
+    - every list exports as CSV or Excel (``export/csv/``, ``export/xlsx/``): the rows the
+      list shows with the same filters, search and ordering, one read-log row per patient.
     """
 
     scope_path: str = "course"
     scope_selector: Selector = staticmethod(courses_visible_to)
     patient_path: str | None = "course__patient"
+    # The list's template adds the export links to Django's own.
+    change_list_template = "admin/netcare/change_list.html"
+    #: The columns of an export: field names, ``__`` paths or the admin's display methods,
+    #: each alone (headed by its admin label) or as ``(name, header)``; ``None``: the list's.
+    export_fields: Sequence[str | tuple[str, str]] | None = None
 
     # -- scope -----------------------------------------------------------------------------
 
@@ -110,8 +138,14 @@ class TeamScopedAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list:
         # Django's bare "<id>/" URL redirects to the change page for any id; this one answers
-        # 404 first, as the page it leads to would.
-        return [
+        # 404 first, as the page it leads to would. The export comes before that catch-all.
+        opts = self.model._meta
+        export = path(
+            "export/<str:fmt>/",
+            self.admin_site.admin_view(self.export_view),
+            name=f"{opts.app_label}_{opts.model_name}_export",
+        )
+        return [export] + [
             path(
                 "<path:object_id>/",
                 self.admin_site.admin_view(self.object_redirect_view),
@@ -237,6 +271,73 @@ class TeamScopedAdmin(admin.ModelAdmin):
         rows = list(shown.result_list) if shown is not None else []
         return self.logged(request, response, rows)
 
+    # -- exports -----------------------------------------------------------------------------
+
+    def get_export_fields(self, request: HttpRequest) -> list[tuple[str, str]]:
+        """The export's columns as (name, header): ``export_fields``, else the list's columns."""
+        declared = self.export_fields
+        if declared is None:
+            declared = [n for n in self.get_list_display(request) if n != "action_checkbox"]
+        return [
+            entry
+            if isinstance(entry, tuple)
+            else (entry, str(label_for_field(entry, self.model, self)))
+            for entry in declared
+        ]
+
+    def export_dataset(self, request: HttpRequest, rows: Sequence[models.Model]) -> tablib.Dataset:
+        """``rows`` as a dataset: one column per export field, headed by its admin label.
+
+        Related objects are written as their text; a value that cannot be read (a missing
+        related row) is empty. Cells are made safe by ``core.exports``.
+        """
+        columns = self.get_export_fields(request)
+        headers = [header for _name, header in columns]
+        values = []
+        for obj in rows:
+            row = []
+            for name, _header in columns:
+                try:
+                    _field, _attr, value = lookup_field(name, obj, self)
+                except (AttributeError, ObjectDoesNotExist):
+                    value = None
+                row.append(str(value) if isinstance(value, models.Model) else value)
+            values.append(row)
+        return exports.dataset(headers, values, title=str(self.model._meta.verbose_name_plural))
+
+    def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
+        """The list as a download (GET): the rows its filters, search and ordering select.
+
+        400 ``invalid_format`` for a format other than csv or xlsx, 400 ``invalid_filter`` for
+        a filter the list refuses, 400 ``export_too_large`` past ``EXPORT_MAX_ROWS``, 403
+        without the view permission, 503 when the read log cannot be written.
+        """
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if fmt not in exports.FORMATS:
+            return _refusal(
+                "invalid_format", f"Export as one of {', '.join(exports.FORMATS)}, not {fmt!r}."
+            )
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return _refusal("invalid_filter", "A filter of this list has a value it does not know.")
+        rows = list(changelist.queryset[: EXPORT_MAX_ROWS + 1])
+        if len(rows) > EXPORT_MAX_ROWS:
+            return _refusal(
+                "export_too_large",
+                f"More than {EXPORT_MAX_ROWS} rows: narrow the list with its filters first.",
+            )
+        return self.logged(
+            request,
+            export_response(
+                self.export_dataset(request, rows), fmt, str(self.model._meta.verbose_name_plural)
+            ),
+            rows,
+        )
+
     # -- the read-access log -----------------------------------------------------------------
 
     def patient_ids(self, objs: Iterable[models.Model]) -> list[int]:
@@ -263,6 +364,19 @@ class TeamScopedAdmin(admin.ModelAdmin):
         except ReadLogUnavailable as refused:
             return HttpResponse(str(refused.detail), status=refused.status_code)
         return response
+
+
+def _refusal(code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=400)
+
+
+def export_response(data: tablib.Dataset, fmt: str, stem: str) -> HttpResponse:
+    """``data`` as a ``fmt`` download named ``<stem>-<today>.<fmt>`` (``Content-Disposition:
+    attachment``). Raises ``core.exports.UnknownFormat`` for a format it does not write."""
+    ready = exports.download(data, fmt, stem, on=timezone.localdate())
+    response = HttpResponse(ready.content, content_type=ready.content_type)
+    response["Content-Disposition"] = ready.disposition
+    return response
 
 
 class ScopedHistoryAdmin(TeamScopedAdmin, SimpleHistoryAdmin):

@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 
 from alerts import services as alert_services
 from surveillance import services as surveillance_services
+from surveillance.models import ScheduledItem
 from tests import factories
 from treatments import services as treatment_services
 from treatments.models import CareTeam, Course
@@ -112,3 +113,21 @@ def run_beat(morning: Morning, *, today: dt.date, now: dt.datetime) -> None:
     alert_services.sweep(today=today, now=now)
     alert_services.dispatch_batch(now=now)
     alert_services.escalate(today=today, now=now)
+
+
+def overdue_items(course: Course, due: dict[str, dt.date]) -> None:
+    """Make these the course's only active scheduled items (kind -> due date, in the past).
+
+    The surveillance app writes these rows from the plan; a worklist test of one kind needs
+    exactly that kind overdue, whatever the plan would schedule, so it replaces them.
+    """
+    ScheduledItem.objects.filter(course=course).delete()
+    for kind, due_on in due.items():
+        ScheduledItem.objects.create(
+            course=course,
+            kind=kind,
+            due_on=due_on,
+            window_start=due_on - dt.timedelta(days=30),
+            window_end=None,
+            why=f"{kind} due {due_on.isoformat()}",
+        )

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from alerts import services as alert_services
 from alerts.models import CoordinatorAlert, Reminder, Severity
+from surveillance import schedule
 from tests import factories
 from tests.admin.conftest import NOW, TODAY, logged_in
-from tests.admin.support import Morning, build_morning, months_ago, register_operated_on, run_beat
+from tests.admin.support import (
+    Morning,
+    build_morning,
+    months_ago,
+    overdue_items,
+    register_operated_on,
+    run_beat,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today", "recording")]
 
@@ -241,10 +252,209 @@ def _rows(client) -> int:
     return sum(
         len(section)
         for section in (
-            wl.overdue_imaging,
+            wl.overdue,
             wl.due_this_week,
             wl.alerts,
             wl.decisions,
             wl.failed_reminders,
         )
     )
+
+
+# --- Version 2: every kind, grouped, with severities, filters and counts -----------------------
+
+
+@pytest.mark.parametrize("kind", list(schedule.Kind), ids=str)
+def test_every_kind_of_the_schedule_shows_as_an_overdue_item_in_its_group(
+    as_coordinator, clinician, team_a, kind
+):
+    course = register_operated_on(clinician, team_a, months_ago(TODAY, 3), mrn="KIND-1")
+    overdue_items(course, {kind: TODAY - dt.timedelta(days=10)})
+
+    response = as_coordinator.get(INDEX)
+
+    wl = response.context["worklist"]
+    assert [(row.course, row.kind, row.status, row.days) for row in wl.overdue] == [
+        (course, str(kind), "overdue", 10)
+    ]
+    assert [(group.kind, len(group.rows)) for group in wl.overdue_groups] == [(str(kind), 1)]
+    anchor = f'id="overdue-{str(kind).replace("_", "-")}"'
+    text = response.content.decode()
+    assert anchor in text
+    assert f'data-course="{course.pk}" data-kind="{kind}"' in text[text.index(anchor) :]
+
+
+def test_an_overdue_item_takes_the_severity_of_its_open_alert_once_escalation_has_run(
+    as_coordinator, clinician, team_a, django_capture_on_commit_callbacks
+):
+    course = register_operated_on(clinician, team_a, months_ago(TODAY, 3), mrn="SEV-1")
+    overdue_items(
+        course,
+        {
+            schedule.Kind.VISIT: TODAY - dt.timedelta(days=5),
+            schedule.Kind.SSA_INJECTION: TODAY - dt.timedelta(days=30),
+        },
+    )
+    before = {
+        r.kind: (r.severity, r.alerted)
+        for r in as_coordinator.get(INDEX).context["worklist"].overdue
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        alert_services.escalate(today=TODAY, now=NOW)
+    alerts = dict(CoordinatorAlert.objects.filter(course=course).values_list("kind", "severity"))
+
+    after = {
+        r.kind: (r.severity, r.alerted)
+        for r in as_coordinator.get(INDEX).context["worklist"].overdue
+    }
+
+    # Before escalation: the severity escalation gives the kind; after: the alert's own.
+    assert before == {
+        "visit": (alert_services.OVERDUE_SEVERITY[schedule.Kind.VISIT], False),
+        "ssa_injection": (alert_services.OVERDUE_SEVERITY[schedule.Kind.SSA_INJECTION], False),
+    }
+    assert after == {
+        "visit": (alerts["visit_overdue"], True),
+        "ssa_injection": (alerts["ssa_injection_overdue"], True),
+    }
+
+
+def test_a_raised_alert_severity_is_the_items_severity(as_coordinator, morning):
+    alert = CoordinatorAlert.objects.get(course=morning.late, kind="imaging_overdue")
+    CoordinatorAlert.objects.filter(pk=alert.pk).update(severity=Severity.URGENT)
+
+    rows = as_coordinator.get(INDEX).context["worklist"].overdue_imaging
+
+    assert [(row.course, row.severity) for row in rows] == [
+        (morning.gap, "critical"),
+        (morning.late, "urgent"),
+    ]
+
+
+def test_overdue_groups_put_the_most_severe_kind_first_with_a_count_each(as_coordinator, morning):
+    response = as_coordinator.get(INDEX)
+
+    groups = response.context["worklist"].overdue_groups
+    assert groups[0].kind == "imaging" and groups[0].top_severity == "critical"
+    ranks = [Severity(g.top_severity).rank for g in groups]
+    assert ranks == sorted(ranks, reverse=True)
+    text = response.content.decode()
+    for group in groups:
+        assert f"{group.label[0].upper()}{group.label[1:]} ({len(group.rows)})" in text
+
+
+def test_the_kind_filter_narrows_the_schedule_sections_and_the_alerts(as_coordinator, morning):
+    wl = as_coordinator.get(INDEX, {"kind": "visit"}).context["worklist"]
+
+    assert wl.overdue + wl.due_this_week
+    assert {row.kind for row in wl.overdue + wl.due_this_week} == {"visit"}
+    assert {alert.kind for alert in wl.alerts} <= {"visit_overdue"}
+
+
+def test_the_severity_filter_keeps_the_critical_imaging_gap_only(as_coordinator, morning):
+    wl = as_coordinator.get(INDEX, {"severity": "critical"}).context["worklist"]
+
+    assert [(row.course, row.kind) for row in wl.overdue] == [(morning.gap, "imaging")]
+    assert wl.due_this_week == []
+    assert {(alert.course, alert.severity) for alert in wl.alerts} == {(morning.gap, "critical")}
+
+
+def test_the_care_team_filter_offers_only_the_users_teams(coordinator, team_a, team_b, morning):
+    team_a.members.add(coordinator)
+    team_b.members.add(coordinator)  # now a member of both
+    client = logged_in(coordinator)
+
+    both = client.get(INDEX).context["worklist"]
+    only_b = client.get(INDEX, {"care_team": team_b.pk}).context["worklist"]
+
+    assert {row.course.care_team_id for row in both.overdue} == {team_a.pk, team_b.pk}
+    assert {row.course.care_team_id for row in only_b.overdue} == {team_b.pk}
+    assert {a.course.care_team_id for a in only_b.alerts} == {team_b.pk}
+    assert {r.course.care_team_id for r in only_b.decisions} == {team_b.pk}
+    counts = {f.value: f.count for f in both.facets["care_team"]}
+    assert counts == {
+        str(team_a.pk): len(
+            [r for r in both.overdue + both.due_this_week if r.course.care_team_id == team_a.pk]
+        ),
+        str(team_b.pk): len(
+            [r for r in both.overdue + both.due_this_week if r.course.care_team_id == team_b.pk]
+        ),
+    }
+
+
+def test_each_filter_value_counts_the_rows_it_would_show(as_coordinator, morning):
+    wl = as_coordinator.get(INDEX, {"severity": "critical"}).context["worklist"]
+    everything = as_coordinator.get(INDEX).context["worklist"]
+
+    kinds = {f.value: f.count for f in wl.facets["kind"]}
+    severities = {f.value: f.count for f in wl.facets["severity"]}
+    rows = everything.overdue + everything.due_this_week
+    # The kind counts obey the severity chosen; the severity counts ignore it.
+    assert kinds["imaging"] == 1 and sum(kinds.values()) == 1
+    for severity in Severity.values:
+        assert severities[severity] == len([r for r in rows if r.severity == severity])
+    assert set(kinds) == {str(k) for k in schedule.Kind}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kind": "x-ray"},
+        {"severity": "apocalyptic"},
+        {"care_team": "abc"},
+        {"care_team": "²"},
+        {"care_team": "999999"},
+    ],
+    ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()),
+)
+def test_an_unknown_filter_value_is_a_400_with_a_clear_message(as_coordinator, morning, params):
+    response = as_coordinator.get(INDEX, params)
+
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert 'data-code="invalid_filter"' in text
+    assert "Select a valid choice" in text
+    assert morning.gap.patient.family_name not in text  # nothing shown unfiltered
+
+
+def test_another_teams_care_team_id_is_an_unknown_value(as_coordinator, team_b, morning):
+    response = as_coordinator.get(INDEX, {"care_team": team_b.pk})
+
+    assert response.status_code == 400
+    assert all(c.patient.family_name not in response.content.decode() for c in morning.theirs)
+
+
+# --- Query count with every kind overdue ---------------------------------------------------
+
+
+def _courses_with_every_kind_overdue(clinician, team_a, how_many: int, start: int) -> None:
+    for n in range(start, start + how_many):
+        course = register_operated_on(
+            clinician, team_a, months_ago(TODAY, 14), mrn=f"ALL-{n}", family_name=f"All{n}"
+        )
+        overdue_items(
+            course,
+            {kind: TODAY - dt.timedelta(days=3 + i) for i, kind in enumerate(schedule.Kind)},
+        )
+
+
+def test_the_worklist_reads_the_same_number_of_queries_at_5_and_50_courses_of_every_kind(
+    as_coordinator, clinician, team_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _courses_with_every_kind_overdue(clinician, team_a, 5, 0)
+        alert_services.escalate(today=TODAY, now=NOW)
+    small = _queries(as_coordinator)
+    small_wl = as_coordinator.get(INDEX).context["worklist"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _courses_with_every_kind_overdue(clinician, team_a, 45, 5)
+        alert_services.escalate(today=TODAY, now=NOW)
+    large = _queries(as_coordinator)
+    large_wl = as_coordinator.get(INDEX).context["worklist"]
+
+    assert {row.kind for row in small_wl.overdue} == {str(k) for k in schedule.Kind}
+    assert len(small_wl.overdue) == 5 * len(schedule.Kind)
+    assert len(large_wl.overdue) == 200  # the section's limit, marked as cut
+    assert "overdue" in large_wl.truncated
+    assert large == small
