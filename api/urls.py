@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import alerts_api, results, views
+from . import alerts_api, fhir_views, results, views
 from .auth import RefreshView, TokenView
 
 app_name = "api"
@@ -14,6 +14,7 @@ urlpatterns = [
     path("courses/<int:pk>/", views.CourseDetailView.as_view(), name="course"),
     path("courses/<int:pk>/events/", views.CourseEventsView.as_view(), name="course-events"),
     path("courses/<int:pk>/history/", views.CourseHistoryView.as_view(), name="course-history"),
+    path("courses/<int:pk>/fhir/", fhir_views.CourseFhirView.as_view(), name="course-fhir"),
     path("patients/", views.PatientListView.as_view(), name="patients"),
     path("patients/me/", views.PatientMeView.as_view(), name="patient-me"),
     path("patients/me/schedule/", views.PatientScheduleView.as_view(), name="patient-schedule"),

@@ -1,0 +1,95 @@
+"""Export courses as FHIR R4 / mCODE Bundles (docs/api.md#fhir-export).
+
+``manage.py export_fhir --course ID [--out FILE]`` writes one Bundle as JSON (to standard output
+without ``--out``); ``manage.py export_fhir --team TEAM --out FILE.ndjson`` writes one Bundle a
+line for every course of a care team (named by id or by name), with a progress bar on standard
+error when it is a terminal (``--quiet`` hides it). Both build the Bundle with
+``api.fhir.course_bundle``, the same builder as ``GET /api/v1/courses/{id}/fhir/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
+from tqdm import tqdm
+
+from api.fhir import bundle_json, course_bundle, fhir_courses
+from treatments.models import CareTeam
+
+# Courses read per query batch in a team export (each batch costs one query per related table).
+BATCH = 200
+MAX_ID = 2**63 - 1  # the largest id the database holds
+
+
+class Command(BaseCommand):
+    help = "Export one course, or every course of a care team, as FHIR R4 / mCODE Bundles."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--course", help="The id of one course: writes one Bundle (JSON).")
+        which.add_argument(
+            "--team", help="A care team's id or name: writes one Bundle a line (NDJSON)."
+        )
+        parser.add_argument("--out", help="The file to write (default: standard output).")
+        parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+
+    def handle(self, *args: Any, course: str | None, team: str | None, out: str | None,
+               quiet: bool, **options: Any) -> None:  # fmt: skip
+        if course is not None:
+            self._one(course, out)
+        else:
+            self._team(team or "", out, quiet)
+
+    def _one(self, course_id: str, out: str | None) -> None:
+        if not course_id.isascii() or not course_id.isdigit():
+            raise CommandError(f"--course must be a course id (digits), not {course_id!r}.")
+        course = None
+        if int(course_id) <= MAX_ID:
+            course = fhir_courses().filter(pk=int(course_id)).first()
+        if course is None:
+            raise CommandError(f"No course with id {course_id}.")
+        text = bundle_json(course_bundle(course))
+        self._write(out, [text])
+
+    def _team(self, name: str, out: str | None, quiet: bool) -> None:
+        if out is None:
+            raise CommandError("--team writes one Bundle a line: give the file with --out.")
+        team = _find_team(name)
+        courses = fhir_courses().filter(care_team=team).order_by("pk")
+        ids = list(courses.values_list("pk", flat=True))
+        show = not quiet and sys.stderr.isatty()
+        with (
+            open(out, "w", encoding="utf-8") as stream,
+            tqdm(total=len(ids), unit="course", file=sys.stderr, disable=not show) as bar,
+        ):
+            for start in range(0, len(ids), BATCH):
+                for course in courses.filter(pk__in=ids[start : start + BATCH]):
+                    stream.write(bundle_json(course_bundle(course)) + "\n")
+                    bar.update(1)
+        self.stderr.write(f"{len(ids)} course(s) of {team} written to {out}.")
+
+    def _write(self, out: str | None, lines: list[str]) -> None:
+        if out is None:
+            for line in lines:
+                self.stdout.write(line)
+            return
+        stream: IO[str]
+        with open(out, "w", encoding="utf-8") as stream:
+            for line in lines:
+                stream.write(line + "\n")
+
+
+def _find_team(name: str) -> CareTeam:
+    """The care team with this id (digits) or this exact name; CommandError if none or several."""
+    match = Q(name=name)
+    if name.isascii() and name.isdigit() and int(name) <= MAX_ID:
+        match |= Q(pk=int(name))
+    teams = list(CareTeam.objects.filter(match)[:2])
+    if not teams:
+        raise CommandError(f"No care team with id or name {name!r}.")
+    if len(teams) > 1:
+        raise CommandError(f"Several care teams are named {name!r}: give the id.")
+    return teams[0]

@@ -1,0 +1,76 @@
+"""``manage.py export_fhir``: one Bundle for a course, one Bundle a line for a care team, and a
+clear refusal for a team or course that does not exist."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from fhir.resources.R4B.bundle import Bundle
+
+from api.fhir import resource_id
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _patient_mrn(bundle: Bundle) -> str:
+    (patient,) = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "Patient"]
+    return patient.identifier[0].value
+
+
+def test_a_team_export_writes_one_valid_bundle_a_line_for_each_of_its_courses(
+    tmp_path, clinician, coordinator2, team_a, team_b
+):
+    ours = [factories.register(clinician, team_a) for _ in range(3)]
+    factories.register(coordinator2, team_b)  # another team's course: not exported
+    out = tmp_path / "team.ndjson"
+    err = io.StringIO()
+    call_command("export_fhir", team=team_a.name, out=str(out), stderr=err)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    bundles = [Bundle.model_validate_json(line) for line in lines]
+    assert sorted(b.id for b in bundles) == sorted(resource_id("bundle", c.pk) for c in ours)
+    assert sorted(_patient_mrn(b) for b in bundles) == sorted(c.patient.mrn for c in ours)
+    assert "3 course(s)" in err.getvalue()
+    # Not a terminal: no progress bar on standard error.
+    assert "course/s" not in err.getvalue()
+
+    by_id = tmp_path / "by-id.ndjson"
+    call_command("export_fhir", team=str(team_a.pk), out=str(by_id), stderr=io.StringIO())
+    assert len(by_id.read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_one_course_is_written_as_one_bundle(tmp_path, clinician, team_a):
+    course = factories.register(clinician, team_a)
+    out = tmp_path / "course.json"
+    call_command("export_fhir", course=str(course.pk), out=str(out))
+    bundle = Bundle.model_validate_json(out.read_text(encoding="utf-8"))
+    assert bundle.id == resource_id("bundle", course.pk)
+    assert _patient_mrn(bundle) == course.patient.mrn
+
+    stdout = io.StringIO()
+    call_command("export_fhir", course=str(course.pk), stdout=stdout)
+    assert json.loads(stdout.getvalue())["id"] == bundle.id
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"team": "No such team", "out": "x.ndjson"}, "No care team with id or name"),
+        ({"team": "999999", "out": "x.ndjson"}, "No care team with id or name"),
+        ({"course": "999999"}, "No course with id 999999"),
+        ({"course": "99999999999999999999999"}, "No course with id"),
+        ({"course": "abc"}, "must be a course id"),
+    ],
+)
+def test_an_unknown_team_or_course_is_a_clear_error(tmp_path, team_a, options, message):
+    if "out" in options:
+        options = options | {"out": str(tmp_path / options["out"])}
+    with pytest.raises(CommandError, match=message):
+        call_command("export_fhir", **options)
+    assert not (tmp_path / "x.ndjson").exists()
+
+
+def test_a_team_export_needs_a_file(team_a):
+    with pytest.raises(CommandError, match="--out"):
+        call_command("export_fhir", team=team_a.name)
