@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
-from api.models import ReadAccess
+from api.models import CalendarFeed, ReadAccess
 
 
 class ReadLogUnavailable(APIException):
@@ -23,24 +23,37 @@ class ReadLogUnavailable(APIException):
     default_detail = "The read-access log cannot be written; no patient data is returned."
 
 
-def log_reads(request: HttpRequest | Request, patient_ids: Iterable[int | None]) -> int:
+def log_reads(
+    request: HttpRequest | Request,
+    patient_ids: Iterable[int | None],
+    *,
+    calendar_feed: CalendarFeed | None = None,
+    endpoint: str | None = None,
+) -> int:
     """Record that ``request`` read these patients' data; the number of rows written.
 
     ``patient_ids`` may repeat and hold ``None`` (a row without a patient): each patient is
     logged once per request. The row keeps the user, the path (at most 200 characters) and
-    the method. Fails closed: a read that cannot be logged is not served, so a database error
-    raises :class:`ReadLogUnavailable` (503) and the caller answers it instead of the data.
+    the method. A subscribed calendar logs in as no one: its reads pass ``calendar_feed``,
+    which the row names as the reader instead of a user, and ``endpoint``, the path to keep
+    instead of the request's (which holds the feed's secret). Fails closed: a read that
+    cannot be logged is not served, so a database error raises :class:`ReadLogUnavailable`
+    (503) and the caller answers it instead of the data.
     """
     ids = sorted({pid for pid in patient_ids if pid is not None})
-    if not ids or not getattr(request.user, "is_authenticated", False):
+    if not ids:
         return 0
+    if calendar_feed is None and not getattr(request.user, "is_authenticated", False):
+        return 0
+    actor_id = None if calendar_feed is not None else request.user.pk
     try:
         ReadAccess.objects.bulk_create(
             [
                 ReadAccess(
-                    actor_id=request.user.pk,
+                    actor_id=actor_id,
+                    calendar_feed=calendar_feed,
                     patient_id=pid,
-                    endpoint=request.path[:200],
+                    endpoint=(endpoint or request.path)[:200],
                     method=request.method or "GET",
                 )
                 for pid in ids

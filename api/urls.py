@@ -4,6 +4,7 @@ from django.urls import path
 
 from . import alerts_api, fhir_views, results, views
 from .auth import RefreshView, TokenView
+from .calendar import views as calendar
 
 app_name = "api"
 
@@ -19,6 +20,17 @@ urlpatterns = [
     path("patients/me/", views.PatientMeView.as_view(), name="patient-me"),
     path("patients/me/schedule/", views.PatientScheduleView.as_view(), name="patient-schedule"),
     path("patients/<int:pk>/", views.PatientDetailView.as_view(), name="patient"),
+    path(
+        "patients/me/calendar/",
+        calendar.PatientMeCalendarView.as_view(),
+        name="patient-me-calendar",
+    ),
+    path(
+        "patients/<int:pk>/calendar/",
+        calendar.PatientCalendarView.as_view(),
+        name="patient-calendar",
+    ),
+    path("calendar/<str:token>.ics", calendar.CalendarFeedView.as_view(), name="calendar-feed"),
     path("imaging-studies/", results.ImagingView.as_view(), name="imaging-studies"),
     path("lab-results/", results.LabView.as_view(), name="lab-results"),
     path("symptom-checks/", results.SymptomView.as_view(), name="symptom-checks"),

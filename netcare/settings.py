@@ -336,6 +336,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="2000/minute"),
         "token": env.str("THROTTLE_TOKEN", default="20/minute"),
+        # The subscribed calendar feed: anonymous, per client address.
+        "calendar_feed": env.str("THROTTLE_CALENDAR_FEED", default="60/minute"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

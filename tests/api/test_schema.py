@@ -47,7 +47,9 @@ def test_every_operation_documents_its_error_bodies(schema):
 def test_every_post_that_honours_idempotency_keys_documents_the_header(schema):
     for path, operations in schema["paths"].items():
         post = operations.get("post")
-        if post is None or "/auth/" in path:
+        # A calendar address is never replayed (its secret is not stored): a retried POST
+        # issues a new one, and the lost one stops working.
+        if post is None or "/auth/" in path or path.endswith("/calendar/"):
             continue
         names = {p["name"] for p in post.get("parameters", []) if p["in"] == "header"}
         assert "Idempotency-Key" in names, path
