@@ -17,7 +17,7 @@ from alerts.models import CoordinatorAlert, RecordedMessage, Reminder
 from api.models import TokenVersion
 from coordinator.management.commands.seed_demo import DEMO_PATIENTS, TEAM_B_PATIENTS
 from surveillance.models import ImagingStudy, LabResult, ScheduledItem, SymptomCheck
-from treatments.models import Course, Diagnosis, Patient
+from treatments.models import Course, Diagnosis, Patient, PrrtCycle
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +77,18 @@ def test_the_demo_is_spread_due_this_week_escalated_and_idempotent_without_admin
     assert {"chromogranin_a", "u5hiaa"} <= set(LabResult.objects.values_list("analyte", flat=True))
     checks = SymptomCheck.objects.values_list("reported_on", flat=True)
     assert (max(checks) - min(checks)).days >= 300
+    # A course whose charts (coordinator/charts.py) have everything to draw: markers with the
+    # value before surgery, checks with weight, lines, PRRT cycles, imaging and a procedure.
+    charted = Course.objects.select_related("surgery").get(patient__mrn="DEMO-006")
+    markers = LabResult.objects.filter(course=charted, analyte="chromogranin_a")
+    assert markers.filter(collected_on=charted.surgery.performed_on).exists()
+    assert markers.count() >= 3
+    weights = SymptomCheck.objects.filter(course=charted, weight_kg__isnull=False)
+    assert weights.count() >= 3
+    assert charted.lines.count() >= 2
+    assert PrrtCycle.objects.filter(line__course=charted).count() >= 2
+    assert ImagingStudy.objects.filter(course=charted).count() >= 3
+    assert charted.events.filter(type="procedure_recorded").exists()
 
     due = ScheduledItem.objects.filter(active=True)
     assert due.filter(due_on=today).exists()

@@ -96,7 +96,9 @@ DEMO_PATIENTS: tuple[Demo, ...] = (
          steps=(("recurrence_detected", {"site": "liver", "resectable": False}, 330),
                 ("ssa_started", SSA, 320),
                 ("progression_detected", {"recist": "PD"}, 90),
-                ("prrt_started", PRRT, 60))),
+                ("prrt_started", PRRT, 60),
+                ("procedure_recorded", {"procedure": "tace", "target": "liver"}, 30),
+                ("prrt_cycle_given", {"cycle": 2, "activity_gbq": 7.4}, 4))),
     Demo("DEMO-007", "Goran", "Petrov", "male", D(1949, 12, 25), "en", "Asia/Tokyo", "III-G3", 1000,
          steps=(("recurrence_detected", {"site": "liver", "resectable": False}, 340),
                 ("ssa_started", SSA, 330),
@@ -293,6 +295,14 @@ class _Course:
             reason=REASON,
         )  # fmt: skip
         self.course = registration.course
+        if self.course.diagnosis.cga_elevated_preop:
+            # Drawn on the morning of the operation: the value the course page's marker chart
+            # compares every later result with.
+            surveillance.lab_record(
+                course=self.course, actor=self.actor, analyte="chromogranin_a",
+                value=(52 + 4 * self.index) * 3, unit="ng/mL", collected_on=surgery_on,
+                on_ppi=False,
+            )  # fmt: skip
 
     def _history(self, imaged_on: dt.date, checked_on: dt.date) -> None:
         """The year before the latest results: imaging with CgA every six months, a yearly
@@ -328,7 +338,7 @@ class _Course:
             if reported_on >= surgery_on + dt.timedelta(days=20):
                 surveillance.symptom_check_record(
                     course=self.course, actor=self.actor, reported_on=reported_on,
-                    **CALM | {"abdominal_pain": back % 3},
+                    **CALM | {"abdominal_pain": back % 3, "weight_kg": self._weight(back)},
                 )  # fmt: skip
 
     def _latest(self, imaged_on: dt.date, checked_on: dt.date) -> None:
@@ -353,8 +363,9 @@ class _Course:
             notes="Well; no flushing or diarrhoea.",
         )  # fmt: skip
         surveillance.symptom_check_record(
-            course=self.course, actor=self.actor, reported_on=checked_on, **CALM
-        )
+            course=self.course, actor=self.actor, reported_on=checked_on,
+            **CALM | {"weight_kg": self._weight(0)},
+        )  # fmt: skip
         if demo.urgent_symptoms:
             surveillance.symptom_check_record(
                 course=self.course, actor=self.actor, reported_on=self.today, **URGENT
@@ -367,6 +378,11 @@ class _Course:
                 surveillance.injection_record(
                     course=self.course, actor=self.actor, given_on=given_on
                 )
+
+    def _weight(self, days_before_latest: int) -> float:
+        """The weight (kg) a check reports: steady, gaining a little towards the latest check
+        (no weight loss to score)."""
+        return round(58 + 1.5 * self.index - days_before_latest / 180, 1)
 
     def _last_done_for(self, kind: str, fact: str, due_in: int) -> dt.date:
         """The date of a result after which the schedule puts `kind` due in `due_in` days
