@@ -96,3 +96,10 @@ def test_the_course_page_draws_the_charts_and_timeline_with_no_csp_violation(
 
     assert worklist_violations == []
     assert _violations(browser) == []
+    # The listener does hear a violation: an inline script without the nonce is refused.
+    browser.execute_script(
+        "var s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+        "document.body.appendChild(s);"
+    )
+    assert browser.execute_script("return window.ran === undefined;")
+    assert any("script-src" in violation for violation in _violations(browser))
