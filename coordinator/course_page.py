@@ -17,9 +17,9 @@ from django.utils.safestring import SafeString, mark_safe
 from alerts.models import CoordinatorAlert, Reminder
 from coordinator import charts as course_charts
 from coordinator import worklist
-from surveillance.models import SurveillancePlan
+from surveillance.models import SurveillancePlan, SymptomCheck
 from surveillance.selectors import AuditEntry, audit_trail, schedule_for
-from treatments import diagram, machine, services
+from treatments import diagram, labels, machine, services
 from treatments.models import Course, CourseEvent, TreatmentLine
 
 # Rows per panel on the course page; the changelists hold the rest.
@@ -42,6 +42,52 @@ class CourseOverview:
     warnings: list[str] = field(default_factory=list)
     # Markers, symptom checks and the timeline as inline SVG (coordinator/charts.py).
     charts: course_charts.CourseCharts | None = None
+    # "Line 2 · ¹⁷⁷Lu-DOTATATE (PRRT)" for the open line; "" without one.
+    line_title: str = ""
+    # Every recent check, positive or not, with its answers and assessment (newest first).
+    symptom_checks: list[SymptomCheckRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SymptomCheckRow:
+    """One symptom check as the course page lists it: what the patient answered and what the
+    scoring found (``surveillance.schedule.assess_symptoms``, stored with the check)."""
+
+    check: SymptomCheck
+    answers: list[tuple[str, Any]]  # (question, answer) of the questions answered "yes" or > 0
+    findings: list[dict[str, Any]]  # the assessment's findings: kind, severity, reason
+    severity: str | None  # the highest finding's severity; None: nothing found
+
+    @classmethod
+    def of(cls, check: SymptomCheck) -> SymptomCheckRow:
+        assessment = check.assessment or {}
+        answers = [
+            (_QUESTIONS[name], getattr(check, name))
+            for name in _QUESTIONS
+            if getattr(check, name) not in (None, False, 0)
+        ]
+        return cls(
+            check=check,
+            answers=answers,
+            findings=list(assessment.get("findings") or []),
+            severity=assessment.get("highest_severity") or None,
+        )
+
+
+# The questionnaire's fields in the order of the form, with the words the page uses.
+_QUESTIONS = {
+    "flushing_per_day": "flushing per day",
+    "stools_per_day": "stools per day",
+    "wheezing": "wheezing",
+    "abdominal_pain": "abdominal pain (0–10)",
+    "vomiting": "vomiting",
+    "no_stool_or_gas": "no stool or gas",
+    "palpitations_or_swelling": "palpitations or swelling",
+    "weight_loss_kg": "weight loss (kg)",
+    "fainting": "fainting",
+    "breathless_at_rest": "breathless at rest",
+    "weight_kg": "weight (kg)",
+}
 
 
 _ACRONYMS = {"ssa": "SSA", "prrt": "PRRT"}
@@ -72,13 +118,18 @@ def course_overview(course: Course, *, today: dt.date, may_record: bool) -> Cour
         if may_record
         else []
     )
+    lines = list(course.lines.order_by("number"))
+    for line in lines:
+        # The table's words for the stored codes (treatments.labels).
+        line.agent_label = labels.agent_label(line.agent) if line.agent else ""
+        line.category_label = labels.category_label(line.category)
     return CourseOverview(
         course=course,
         # Drawn from the transition table by treatments.diagram; every label in it is one of
         # the machine's own state or event names, escaped there.
         svg=mark_safe(diagram.to_svg(course.state)),  # noqa: S308
         allowed_events=allowed,
-        lines=list(course.lines.order_by("number")),
+        lines=lines,
         due=schedule_for(course, today),
         events=list(course.events.select_related("actor").order_by("-seq")[:PANEL_LIMIT]),
         reminders=list(course.reminders.order_by("-due_on", "-pk")[:PANEL_LIMIT]),
@@ -91,5 +142,10 @@ def course_overview(course: Course, *, today: dt.date, may_record: bool) -> Cour
         ),
         audit=audit_trail(course)[::-1][:AUDIT_LIMIT],
         plan=SurveillancePlan.objects.filter(course=course).first(),
+        line_title=labels.line_title(course.current_line) if course.current_line else "",
+        symptom_checks=[
+            SymptomCheckRow.of(check)
+            for check in course.symptom_checks.order_by("-reported_on", "-pk")[:PANEL_LIMIT]
+        ],
         charts=course_charts.course_charts(course, today=today),
     )

@@ -11,9 +11,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from alerts import services as alert_services
+from surveillance import services as surveillance_services
 from tests import factories
 from tests.admin.conftest import NOW, TODAY, logged_in
 from tests.admin.support import imaging
+from tests.surveillance.test_monitoring import CALM
+from treatments import diagram, machine
 from treatments import services as treatment_services
 from treatments.models import Course
 
@@ -121,12 +124,105 @@ def test_the_course_page_offers_only_the_events_allowed_from_its_state(as_coordi
     ]
 
 
-def test_the_state_cannot_be_edited_on_the_course_page(as_coordinator, on_ssa):
+def content_main(html: str) -> str:
+    """The page's own part (the admin's header holds the log-out form)."""
+    return html[html.index('id="content-main"') : html.index('id="footer"')]
+
+
+def test_the_course_page_renders_no_form_of_the_course_and_no_save_button(as_coordinator, on_ssa):
+    response = as_coordinator.get(page(on_ssa))
+
+    main = content_main(response.content.decode())
+    for tag in ("<form", "<input", "<select", "<textarea", 'type="submit"'):
+        assert tag not in main, tag
+    assert "Save" not in main
+    assert 'id="course_form"' not in main
+    # The events stay the way to change the course; a POST to the page is still refused.
+    assert 'data-event="line_changed"' in main
+    assert (
+        as_coordinator.post(page(on_ssa), {"state": "closed", "_save": "Save"}).status_code == 403
+    )
+
+
+def test_the_header_names_the_open_line_with_the_drugs_label(
+    as_coordinator, on_ssa, clinician, django_capture_on_commit_callbacks
+):
+    assert "Line 1 · lanreotide (SSA)" in as_coordinator.get(page(on_ssa)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        factories.advance(
+            on_ssa, clinician, ("progression_detected", {"recist": "PD"}),
+            ("prrt_started", factories.PRRT), on=dt.date(2026, 10, 1),
+        )  # fmt: skip
+
     text = as_coordinator.get(page(on_ssa)).content.decode()
 
-    form = text[text.index('id="course_form"') :]
-    assert 'name="state"' not in form
-    assert 'name="version"' not in form
+    header = text[text.index('id="panel-state"') : text.index('class="nc-machine"')]
+    assert '<span id="current-line">Line 2 · ¹⁷⁷Lu-DOTATATE (PRRT)</span>' in header
+    assert "line Line" not in header and "lu177_dotatate" not in header
+    lines = text[text.index('id="panel-lines"') : text.index('id="panel-due"')]
+    assert "<td>¹⁷⁷Lu-DOTATATE</td>" in lines and "<td>PRRT</td>" in lines
+
+
+def test_a_symptom_check_that_raised_no_alert_is_listed_with_its_answers(
+    as_coordinator, on_ssa, clinician
+):
+    alerts_before = on_ssa.alerts.count()
+    surveillance_services.symptom_check_record(
+        course=on_ssa, actor=clinician, reported_on=dt.date(2026, 11, 2),
+        **(CALM | {"flushing_per_day": 1, "abdominal_pain": 2}),
+    )  # fmt: skip
+    assert on_ssa.alerts.count() == alerts_before  # a calm check opens nothing
+
+    response = as_coordinator.get(page(on_ssa))
+
+    [row] = response.context["overview"].symptom_checks
+    assert (row.severity, row.findings) == (None, [])
+    text = response.content.decode()
+    panel = text[text.index('id="panel-symptom-checks"') : text.index('id="panel-reminders"')]
+    assert "2026-11-02" in panel
+    assert "flushing per day: 1" in panel and "abdominal pain (0–10): 2" in panel
+    assert "no finding" in panel
+
+
+def test_a_positive_symptom_check_is_listed_with_its_findings(as_coordinator, on_ssa, clinician):
+    with_findings = surveillance_services.symptom_check_record(
+        course=on_ssa, actor=clinician, reported_on=dt.date(2026, 11, 3),
+        **(CALM | {"abdominal_pain": 9, "vomiting": True, "no_stool_or_gas": True}),
+    )  # fmt: skip
+    findings = with_findings.check.assessment["findings"]
+
+    text = as_coordinator.get(page(on_ssa)).content.decode()
+
+    panel = text[text.index('id="panel-symptom-checks"') : text.index('id="panel-reminders"')]
+    assert findings
+    for finding in findings:
+        assert f"{finding['kind']} ({finding['severity']})" in panel
+    severity = with_findings.check.assessment["highest_severity"]
+    assert f'<span class="nc-badge nc-{severity}">{severity}</span>' in panel
+
+
+def test_the_state_picture_labels_every_arrow_with_its_events(as_coordinator, on_ssa):
+    text = as_coordinator.get(page(on_ssa)).content.decode()
+
+    arrows = re.findall(
+        r'<g class="transition" data-from="(\w+)" data-to="(\w+)">.*?<text [^>]*>([^<]+)</text></g>',
+        text,
+    )
+    drawn = {(src, dst): events for (src, dst), events in diagram.drawn_edges().items()}
+    assert {(src, dst) for src, dst, _ in arrows} == {(str(s), str(d)) for s, d in drawn}
+    for src, dst, label in arrows:
+        events = drawn[(machine.State(src), machine.State(dst))]
+        assert label.split(", ") == events
+
+
+def test_the_event_log_and_the_audit_trail_wrap_instead_of_scrolling(as_coordinator, on_ssa):
+    text = as_coordinator.get(page(on_ssa)).content.decode()
+
+    assert '<table class="nc-fit" id="event-log">' in text
+    assert '<table class="nc-fit" id="audit-trail">' in text
+    style = text[text.index("table.nc-fit {") :]
+    assert style.startswith("table.nc-fit { table-layout: fixed; width: 100%; }")
+    assert "overflow-wrap: anywhere" in style
 
 
 def test_another_teams_course_page_answers_404(as_coordinator, theirs):
