@@ -207,7 +207,9 @@ def to_svg(highlight: str | None = None) -> str:
             f'<polyline points="{path}" fill="none" stroke="{colour}" '
             f'stroke-width="{2 if live else 1}" marker-end="url(#arrow)"><title>{text}</title>'
             f'</polyline><text x="{(x1 + x2) / 2:.0f}" y="{y1 - 2:.0f}" text-anchor="middle" '
-            f'font-size="8" font-family="sans-serif" fill="{colour if not faint else "#999"}">'
+            f'font-size="8" font-family="sans-serif" fill="{colour if not faint else "#999"}" '
+            # A white halo keeps a label readable where it crosses another arrow.
+            'stroke="#fff" stroke-width="2.5" paint-order="stroke">'
             f"{text}</text></g>"
         )
     for state in machine.State:
