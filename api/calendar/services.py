@@ -70,7 +70,7 @@ def issue_feed(*, patient: Patient, actor: AbstractBaseUser) -> IssuedFeed:
     """
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        Patient.objects.select_for_update().filter(pk=patient.pk).exists()
+        list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk"))
         revoke_feeds(patient=patient, actor=actor, reason=ROTATED)
         feed = CalendarFeed.objects.create(
             patient=patient, token_hash=token_hash(token), created_by=actor
