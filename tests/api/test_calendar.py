@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError, transaction
 from icalendar import Calendar
 from rest_framework.test import APIClient
 
@@ -404,3 +404,14 @@ def test_deactivating_the_patients_login_revokes_the_feed(api, patient_user, cou
 
     assert APIClient().get(urlsplit(feed_url).path).status_code == 404
     assert CalendarFeed.objects.get().revoked_reason == "user_deactivated"
+
+
+def test_the_database_refuses_a_second_live_address_for_one_patient(course, coordinator):
+    CalendarFeed.objects.create(patient=course.patient, token_hash="a" * 64, created_by=coordinator)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CalendarFeed.objects.create(
+            patient=course.patient, token_hash="b" * 64, created_by=coordinator
+        )
+
+    assert CalendarFeed.objects.count() == 1
