@@ -592,7 +592,11 @@ def symptoms_svg(data: CourseChartData, chart_id: str = "chart-symptoms") -> str
         for ax, (unit, fields_) in zip(axes, SYMPTOM_PANELS, strict=False):
             for name, _ in fields_:
                 series = next(s for s in data.symptoms if s.field == name)
-                _plot_points(ax, series.points, next(colour), series.label)
+                tint = next(colour)  # each answer keeps its colour whatever is missing
+                if series.points:
+                    _plot_points(ax, series.points, tint, series.label)
+                else:  # weight was not asked before version 2 of the questionnaire
+                    ax.plot([], [], " ", label=f"{series.label}: not reported")
             if unit == "kg":
                 ax.margins(y=0.4)
             elif unit == "score 0–10":
