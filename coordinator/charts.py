@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -121,6 +122,9 @@ _RC = {
     "axes.spines.right": False,
 }
 _WIDTH_IN = 10.0
+# matplotlib's settings are global and it is not thread-safe: one chart is drawn at a time,
+# so a threaded server never mixes two charts' settings.
+_DRAWING = threading.Lock()
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 
@@ -523,7 +527,7 @@ def markers_svg(data: CourseChartData, chart_id: str = "chart-markers") -> str |
     """
     if not data.markers:
         return None
-    with matplotlib.rc_context(_RC):
+    with _DRAWING, matplotlib.rc_context(_RC):
         figure, axes = _figure(0.6 + 2.3 * len(data.markers), len(data.markers))
         start, end = _span_of(data, (p.on for s in data.markers for p in s.points))
         for n, (ax, series) in enumerate(zip(axes, data.markers, strict=True)):
@@ -584,7 +588,7 @@ def symptoms_svg(data: CourseChartData, chart_id: str = "chart-symptoms") -> str
     """
     if not any(s.points for s in data.symptoms):
         return None
-    with matplotlib.rc_context(_RC):
+    with _DRAWING, matplotlib.rc_context(_RC):
         rows = len(SYMPTOM_PANELS) + 1
         figure, axes = _figure(8.2, rows, ratios=(1.3, 1.0, 1.2, 1.4))
         start, end = _span_of(data, (p.on for s in data.symptoms for p in s.points))
@@ -657,7 +661,7 @@ def timeline_svg(data: CourseChartData, chart_id: str = "chart-timeline") -> str
     rows: list[str] = ["state"]
     rows += [line.label for line in timeline.lines]
     rows += ["procedures", "PRRT cycles", "imaging"]
-    with matplotlib.rc_context(_RC):
+    with _DRAWING, matplotlib.rc_context(_RC):
         figure, (ax,) = _figure(1.4 + 0.42 * len(rows), 1)
         dates = [s.start for s in timeline.states] + [s.end for s in timeline.states]
         dates += [m.on for m in (*timeline.procedures, *timeline.cycles, *timeline.imaging)]
