@@ -2,11 +2,11 @@
 
 Headless Chromium against the live server (as tests/e2e/test_worklist_browser.py). A course
 with a year of history is built through the services; the coordinator opens the worklist and
-the course page. Screenshots are written to test-artifacts/ (worklist.png,
-course-charts.png, course-markers.png, course-symptoms.png, course-timeline.png). Every
-Content-Security-Policy violation the page reports is collected, both from the
-``securitypolicyviolation`` event (listened to before the page's own content loads) and from
-the console, and there must be none.
+the course page. Screenshots are written to test-artifacts/ (course-charts-worklist.png,
+course-charts-page.png, course-charts.png, course-markers.png, course-symptoms.png,
+course-timeline.png). Every Content-Security-Policy violation the page reports is collected,
+both from the ``securitypolicyviolation`` event (listened to before the page's own content
+loads) and from the console, and there must be none.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_the_course_page_draws_the_charts_and_timeline_with_no_csp_violation(
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     _wait_for(browser, "#content")
     assert "Moreau" in browser.page_source
-    _screenshot(browser, "worklist.png")
+    _screenshot(browser, "course-charts-worklist.png")
     worklist_violations = _violations(browser)
 
     browser.get(f"{live_server.url}/admin/treatments/course/{course.pk}/change/")
@@ -85,7 +85,7 @@ def test_the_course_page_draws_the_charts_and_timeline_with_no_csp_violation(
     assert "kg" in figures["symptoms"].text
     assert "line 1: lanreotide" in figures["timeline"].text
 
-    _screenshot(browser, "course.png")
+    _screenshot(browser, "course-charts-page.png")
     ARTIFACTS.mkdir(exist_ok=True)
     assert panel.screenshot(str(ARTIFACTS / "course-charts.png"))
     for name in ("markers", "symptoms", "timeline"):
