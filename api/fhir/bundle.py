@@ -95,7 +95,7 @@ def course_bundle(
     """The course as an mCODE patient Bundle (FHIR R4, type ``collection``).
 
     ``course`` is a Course read through ``fhir_courses`` (its prefetches are used; a Course
-    read otherwise costs extra queries) or a course id, read through ``fhir_courses()``
+    read otherwise is read again through it) or a course id, read through ``fhir_courses()``
     without scoping (the caller scopes). ``today`` (default: the local date) decides the
     status of the due items; ``now`` (default: the current time) is the Bundle timestamp.
 
@@ -106,6 +106,8 @@ def course_bundle(
     PRRT cycle, one Procedure for the opening surgery and each recorded procedure, and a
     CarePlan of the open due items. Raises ``core.errors.NotFound`` for an unknown id.
     """
+    if isinstance(course, Course) and not hasattr(course, "fhir_items"):
+        course = course.pk  # not read through fhir_courses: read it again, with its prefetches
     if not isinstance(course, Course):
         found = fhir_courses().filter(pk=course).first()
         if found is None:
@@ -227,11 +229,14 @@ class _Builder:
                             }
                         ]
                     },
-                    "value": p.mrn,
-                    "assigner": {"display": p.clinic},
+                    "value": p.mrn or None,
+                    "assigner": {"display": p.clinic} if p.clinic else None,
                 }
             ],
-            name=[{"family": p.family_name, "given": [p.given_name]}],
+            # FHIR strings may not be empty: a blank name part is left out.
+            name=[
+                {"family": p.family_name or None, "given": [p.given_name] if p.given_name else None}
+            ],
             gender=p.sex,
             birthDate=_date(p.birth_date),
             telecom=telecom or None,
@@ -663,7 +668,7 @@ class _Builder:
                         if status == schedule.Status.UPCOMING
                         else "not-started",
                         "statusReason": _concept(text=str(status)),
-                        "description": item.why,
+                        "description": item.why or None,
                         "scheduledTiming": {
                             "event": [_date(item.due_on)],
                             "repeat": {"boundsPeriod": window},

@@ -204,6 +204,8 @@ def test_lines_carry_intent_and_stop_reason_and_prrt_cycles_their_activity(
         course, clinician,
         ("recurrence_detected", {"site": "liver", "resectable": False}),
         ("ssa_started", factories.SSA),
+        ("procedure_recorded", {"procedure": "tace", "target": "liver"}),
+        ("procedure_recorded", {"procedure": "cholecystectomy", "target": "other"}),
         on=dt.date(2026, 6, 1),
     )  # fmt: skip
     factories.advance(course, clinician, ("progression_detected", {"recist": "PD"}),
@@ -226,6 +228,11 @@ def test_lines_carry_intent_and_stop_reason_and_prrt_cycles_their_activity(
     assert (SNOMED, "266721009") in _codes(ssa.statusReason)
     assert prrt.status == "stopped"
     assert (SNOMED, "407563006") in _codes(prrt.statusReason)
+    procedures = {p.code.text: p for p in _resources(bundle, "Procedure")}
+    surgical = MCODE + "mcode-cancer-related-surgical-procedure"
+    assert surgical in procedures["cholecystectomy"].meta.profile
+    assert procedures["transarterial chemoembolisation (TACE)"].meta is None
+    assert surgical in procedures["right hemicolectomy"].meta.profile
     (cycle,) = _resources(bundle, "MedicationAdministration")
     stored = PrrtCycle.objects.get(line__course=course)
     assert cycle.dosage.dose.value == stored.activity_gbq
@@ -234,8 +241,8 @@ def test_lines_carry_intent_and_stop_reason_and_prrt_cycles_their_activity(
 
 
 def test_two_exports_are_identical_but_for_the_timestamp(clinician, team_a):
-    course = factories.register(clinician, team_a)
-    first = json.loads(course_bundle(course.pk).model_dump_json())
+    course = factories.register(clinician, team_a, email="", phone="")
+    first = json.loads(course_bundle(course).model_dump_json())
     second = json.loads(course_bundle(course.pk).model_dump_json())
     first.pop("timestamp"), second.pop("timestamp")
     assert first == second
@@ -245,6 +252,11 @@ def test_two_exports_are_identical_but_for_the_timestamp(clinician, team_a):
         url == f"urn:uuid:{e['resource']['id']}"
         for url, e in zip(urls, first["entry"], strict=True)
     )
+    # No contact details recorded: none sent (FHIR strings may not be empty).
+    (patient,) = [
+        e["resource"] for e in first["entry"] if e["resource"]["resourceType"] == "Patient"
+    ]
+    assert "telecom" not in patient
 
 
 def test_another_teams_course_and_a_missing_one_are_404(api, coordinator2, course):

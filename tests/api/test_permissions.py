@@ -55,6 +55,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("course-events", "GET"): Expect("object", STAFF | PATIENT),
     ("course-events", "POST"): Expect("object", STAFF, 201),
     ("course-history", "GET"): Expect("object", STAFF),
+    ("course-fhir", "GET"): Expect("object", STAFF | PATIENT),
     ("patients", "GET"): Expect("list", STAFF),
     ("patient-me", "GET"): Expect("me", PATIENT),
     ("patient-me", "PATCH"): Expect("me", PATIENT),
@@ -453,7 +454,7 @@ def test_a_patient_may_not_record_events_let_alone_override(world):
         "/api/v1/courses/{course}/history/", "/api/v1/patients/", "/api/v1/patients/{patient}/",
         "/api/v1/patients/me/", "/api/v1/patients/me/schedule/", "/api/v1/imaging-studies/",
         "/api/v1/lab-results/", "/api/v1/symptom-checks/", "/api/v1/reminders/",
-        "/api/v1/alerts/",
+        "/api/v1/alerts/", "/api/v1/courses/{course}/fhir/",
     ],
 )  # fmt: skip
 def test_an_integration_may_not_read_patient_data(api, integration, course, path):

@@ -50,12 +50,12 @@ STAFF_READS = [
     "/api/v1/courses/", "/api/v1/courses/{course}/", "/api/v1/courses/{course}/events/",
     "/api/v1/courses/{course}/history/", "/api/v1/patients/", "/api/v1/patients/{patient}/",
     "/api/v1/imaging-studies/", "/api/v1/lab-results/", "/api/v1/symptom-checks/",
-    "/api/v1/reminders/", "/api/v1/alerts/",
+    "/api/v1/reminders/", "/api/v1/alerts/", "/api/v1/courses/{course}/fhir/",
 ]  # fmt: skip
 PATIENT_READS = [
     "/api/v1/courses/", "/api/v1/courses/{course}/", "/api/v1/courses/{course}/events/",
     "/api/v1/patients/me/", "/api/v1/patients/me/schedule/", "/api/v1/patients/{patient}/",
-    "/api/v1/symptom-checks/", "/api/v1/reminders/",
+    "/api/v1/symptom-checks/", "/api/v1/reminders/", "/api/v1/courses/{course}/fhir/",
 ]  # fmt: skip
 LISTS = {"/api/v1/courses/", "/api/v1/patients/", "/api/v1/imaging-studies/",
          "/api/v1/lab-results/", "/api/v1/symptom-checks/", "/api/v1/reminders/",
