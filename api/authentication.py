@@ -7,27 +7,38 @@ settings load, before the views' imports could be resolved.
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import F, QuerySet
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from api.credentials import ROLE_CLAIM, TEAMS_CLAIM, VERSION_CLAIM, token_version
+from api.compiled import CompiledQuery, as_bigint
+from api.credentials import GENERATION_ATTR, ROLE_CLAIM, TEAMS_CLAIM, VERSION_CLAIM, token_version
 from treatments.roles import Role
 from treatments.selectors import remember_scope
 
 
+def _user_with_generation(user_id: int) -> QuerySet:
+    return (
+        get_user_model()
+        .objects.filter(**{api_settings.USER_ID_FIELD: user_id})
+        .annotate(**{GENERATION_ATTR: F("token_version__version")})
+    )
+
+
+# One statement per request: the user row and its token generation (a LEFT JOIN).
+_USER = CompiledQuery(_user_with_generation)
+
+
 def token_user(token: Token) -> Any:
-    """The user a validated token names, with its token generation row; None if gone."""
-    user_id = token.get(api_settings.USER_ID_CLAIM)
+    """The user a validated token names, with its token generation; None if gone."""
+    user_id = as_bigint(token.get(api_settings.USER_ID_CLAIM))
     if user_id is None:
-        return None
-    users = get_user_model().objects.select_related("token_version")
-    try:
-        return users.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
-    except (TypeError, ValueError):
-        return None  # a claim that is not an id of this user model
+        return None  # no claim, or one that is not an id of this user model
+    found = list(_USER.run(user_id))
+    return found[0] if found else None
 
 
 def revocation_problem(user: Any, token: Token) -> str | None:

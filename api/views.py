@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from surveillance import schedule, selectors
 from surveillance.models import ScheduledItem
 from treatments import machine, services
-from treatments.models import Course, CourseEvent, Patient, TreatmentLine
+from treatments.models import Course, CourseEvent, Patient, PrrtCycle, TreatmentLine
 from treatments.roles import Role, role_of
 from treatments.selectors import courses_visible_to, patients_visible_to, teams_of
 
@@ -28,6 +28,7 @@ from . import lean
 from . import permissions as perms
 from . import serializers as s
 from .base import ApiView
+from .compiled import CompiledQuery, attach_prefetched
 from .filters import CourseFilter, filtered, parameters
 from .idempotency import idempotent
 from .pagination import IdCursorPagination, OldestFirstPagination
@@ -72,6 +73,50 @@ def course_detail_queryset(user) -> QuerySet[Course]:
             to_attr="status_updates",
         ),
     )
+
+
+# The detail's child rows, by course id: SQL compiled once per process (api/compiled.py).
+_ACTIVE_ITEMS = CompiledQuery(
+    lambda cid: ScheduledItem.objects.filter(course_id=cid, active=True).order_by("due_on", "kind")
+)
+_LINES = CompiledQuery(lambda cid: TreatmentLine.objects.filter(course_id=cid))
+_CYCLES = CompiledQuery(lambda cid: PrrtCycle.objects.filter(line__course_id=cid))
+_STATUS_UPDATES = CompiledQuery(
+    lambda cid: CourseEvent.objects.filter(
+        course_id=cid, type=machine.EventType.STATUS_UPDATED
+    ).order_by("seq")
+)
+
+
+def load_course_detail(user, pk: int) -> Course:
+    """The course ``pk`` as ``course_detail_queryset(user)`` would give it (the same related
+    rows, in the same order); NotFound when ``user`` may not see it or it does not exist.
+
+    One scoped query for the course with its patient, diagnosis and current line, then one
+    for each kind of child row (PRRT cycles only when the course has lines), whose SQL is
+    compiled once per process.
+    """
+    course = (
+        courses_visible_to(user)
+        .select_related("patient", "diagnosis", "current_line")
+        .filter(pk=pk)
+        .first()
+    )
+    if course is None:
+        raise NotFound()
+    course.active_items = list(_ACTIVE_ITEMS.run(course.pk))
+    lines = list(_LINES.run(course.pk))
+    cycles: dict[int, list] = {line.pk: [] for line in lines}
+    by_id = {line.pk: line for line in lines}
+    for cycle in _CYCLES.run(course.pk) if lines else ():  # no line, no cycle
+        cycle.line = by_id[cycle.line_id]
+        cycles[cycle.line_id].append(cycle)
+    for line in lines:
+        line.course = course
+        attach_prefetched(line, "cycles", cycles[line.pk])
+    attach_prefetched(course, "lines", lines)
+    course.status_updates = list(_STATUS_UPDATES.run(course.pk))
+    return course
 
 
 def due_items_of(course: Course, today: dt.date) -> list[dict]:
@@ -171,7 +216,7 @@ class CourseListView(ApiView):
             surgery=data["surgery"],
             reason=data.get("reason", ""),
         )
-        course = course_detail_queryset(request.user).get(pk=registration.course.pk)
+        course = load_course_detail(request.user, registration.course.pk)
         log_reads(request, [course.patient_id])  # the answer carries the patient's course
         return Response(
             course_detail(course, registration.warnings), status=status.HTTP_201_CREATED
@@ -183,7 +228,7 @@ class CourseDetailView(ApiView):
 
     @extend_schema(responses=s.CourseDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        course = get_object_or_404(course_detail_queryset(request.user), pk=pk)
+        course = load_course_detail(request.user, pk)
         log_reads(request, [course.patient_id])
         return Response(course_detail(course))
 
@@ -225,7 +270,7 @@ class CourseEventsView(ApiView):
             expected_version=data.get("expected_version"),
             correction=data.get("correction", False),
         )
-        fresh = course_detail_queryset(request.user).get(pk=course.pk)
+        fresh = load_course_detail(request.user, course.pk)
         event = recorded.event  # written just now by this user: no need to read it back
         log_reads(request, [course.patient_id])  # the answer carries the patient's course
         return Response(

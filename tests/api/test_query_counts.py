@@ -20,12 +20,19 @@ from treatments.models import Course, CourseEvent
 pytestmark = pytest.mark.django_db
 
 SIZES = (10, 100)
-# One bound per endpoint, the same at both sizes: authentication, role, the scoped query and
-# its prefetches, and the read-log insert. The history reads one table per tracked model of
-# the course (12: surveillance.selectors.audit_trail).
-# The course detail also reads its lines' PRRT cycles and its status updates (the current
-# facts), one query each.
-BOUNDS = {"course list": 5, "course detail": 7, "events": 5, "history": 16, "worklist": 4}
+# The exact count per endpoint, the same at both sizes. Every request: one query for the user
+# and its token generation (role and teams come from the token's claims), and the read-log
+# insert. Then the course list: one query for the page (patient, diagnosis, current line and
+# the next due date joined); the course detail: the scoped course row, its active due items,
+# its lines and its status updates (the current facts), plus the lines' PRRT cycles when it
+# has lines (the seed course has none); events: the scoped course's ids, then the page; the
+# history: the scoped course and one table per tracked model of the course (12:
+# surveillance.selectors.audit_trail); the worklist: the page.
+EXACT = {"course list": 3, "course detail": 6, "events": 4, "history": 15, "worklist": 3}
+BOUNDS = EXACT
+# POST event: the HTTP layer's own statements around record_event (user, scoped course,
+# read log, and the course answer's course row, due items, lines, status updates).
+POST_OWN = 7
 
 
 def _courses(clinician, team, n: int) -> list[Course]:
@@ -59,7 +66,7 @@ def _at_both_sizes(
             count, _ = _measure(client, path, params)
         counts.append(count)
     report("query counts", f"{name}: {counts[0]} queries at {SIZES[0]}, {counts[1]} at {SIZES[1]}")
-    assert counts[0] == counts[1], f"{name} grows with the data: {counts}"
+    assert counts == [EXACT[name]] * 2, f"{name}: {counts}, expected {EXACT[name]} at both sizes"
 
 
 def test_the_course_list_costs_the_same_at_10_and_100_courses(
@@ -126,3 +133,40 @@ def test_the_worklist_costs_the_same_at_10_and_100_alerts(
 
     _at_both_sizes("worklist", grow, api(coordinator), django_assert_max_num_queries,
                    params={"page_size": 100})  # fmt: skip
+
+
+def _statements(queries: CaptureQueriesContext) -> int:
+    """SQL statements, without the transaction's BEGIN/COMMIT/SAVEPOINT bookkeeping."""
+    skip = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return sum(1 for q in queries.captured_queries if not q["sql"].upper().startswith(skip))
+
+
+def test_posting_an_event_costs_the_same_at_10_and_100_events(api, coordinator, clinician, team_a):
+    client = api(coordinator)
+    reference = factories.register(clinician, team_a, family_name="Reference")
+    target = factories.register(clinician, team_a, family_name="Target")
+    day = dt.date(2026, 2, 2)
+    totals, services_only = [], []
+    for size in SIZES:
+        for course in (reference, target):
+            _events(course, clinician, size - CourseEvent.objects.filter(course=course).count())
+        on = day + dt.timedelta(days=size + 1)
+        fresh = Course.objects.get(pk=reference.pk)
+        with CaptureQueriesContext(connection) as direct:
+            services.record_event(course=fresh, type="symptoms_reported", data={},
+                                  actor=coordinator, occurred_on=on, reason="reference")  # fmt: skip
+        with CaptureQueriesContext(connection) as posted:
+            response = client.post(
+                f"/api/v1/courses/{target.pk}/events/",
+                {"type": "symptoms_reported", "occurred_on": on.isoformat(), "data": {},
+                 "reason": "call"},
+                format="json",
+            )  # fmt: skip
+        assert response.status_code == 201, response.content[:200]
+        totals.append(_statements(posted))
+        services_only.append(_statements(direct))
+    report("query counts", f"POST event: {totals[0]} queries at {SIZES[0]} events, "
+           f"{totals[1]} at {SIZES[1]} (record_event alone {services_only[0]}, "
+           f"{services_only[1]})")  # fmt: skip
+    assert totals[0] == totals[1], f"POST event grows with the events: {totals}"
+    assert [t - r for t, r in zip(totals, services_only, strict=True)] == [POST_OWN] * 2
