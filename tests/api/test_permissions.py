@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -18,6 +19,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from alerts import services as alerts
+from api.calendar import services as calendar
 from surveillance import services as surveillance
 from surveillance.models import ScheduledItem
 from tests import factories
@@ -41,7 +43,7 @@ class Expect:
     Roles outside `roles` get 403 (anonymous 401) whatever they aim at.
     """
 
-    kind: str  # "public", "list", "object", "create" or "me"
+    kind: str  # "public", "list", "object", "create", "me" or "feed"
     roles: frozenset[str]
     ok: int = 200
 
@@ -62,6 +64,12 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("patient-schedule", "GET"): Expect("me", PATIENT),
     ("patient", "GET"): Expect("object", STAFF | PATIENT),
     ("patient", "PATCH"): Expect("object", STAFF | PATIENT),
+    ("patient-me-calendar", "POST"): Expect("me", PATIENT, 201),
+    ("patient-me-calendar", "DELETE"): Expect("me", PATIENT, 204),
+    ("patient-calendar", "POST"): Expect("object", STAFF, 201),
+    ("patient-calendar", "DELETE"): Expect("object", STAFF, 204),
+    # The feed logs in as no one: its secret address is the credential, whoever sends it.
+    ("calendar-feed", "GET"): Expect("feed", EVERYONE),
     ("imaging-studies", "GET"): Expect("list", STAFF),
     ("imaging-studies", "POST"): Expect("create", STAFF | INTEGRATION, 201),
     ("lab-results", "GET"): Expect("list", STAFF),
@@ -220,7 +228,7 @@ def _object_path(name: str, world: World, course: Course | None) -> str:
     """The URL of `name` for the course's object, or for an id that does not exist."""
     if name in ("alert-ack", "alert-resolve"):
         pk = world.alerts[course.pk] if course else MISSING
-    elif name == "patient":
+    elif name in ("patient", "patient-calendar"):
         pk = course.patient_id if course else MISSING
     else:
         pk = course.pk if course else MISSING
@@ -245,6 +253,9 @@ def cells_for(name: str, method: str, expect: Expect, role: str, world: World) -
         else:
             body = {"refresh": str(RefreshToken.for_user(world.users["coordinator"]))}
         return [Cell(name, method, role, "-", reverse(f"api:{name}"), body)]
+    if expect.kind == "feed":  # a live address of the persona patient's feed
+        issued = calendar.issue_feed(patient=world.course.patient, actor=world.users["clinician"])
+        return [Cell(name, method, role, "-", urlsplit(issued.url).path)]
     if expect.kind == "me":
         body = {"quiet_hours_start": "22:30"} if method == "PATCH" else None
         return [Cell(name, method, role, "-", reverse(f"api:{name}"), body)]
@@ -303,7 +314,7 @@ def judge(cell: Cell, expect: Expect, world: World) -> str | None:
     client = world.clients[cell.role]
     response = send(client, cell.method, cell.path, cell.body, cell.params)
     status = response.status_code
-    if cell.role == "anonymous" and expect.kind != "public":
+    if cell.role == "anonymous" and expect.kind not in ("public", "feed"):
         return None if status == 401 else f"expected 401, got {status}"
     if cell.role not in expect.roles:
         if status != 403:
