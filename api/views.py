@@ -22,13 +22,18 @@ from surveillance.models import ScheduledItem
 from treatments import machine, services
 from treatments.models import Course, CourseEvent, Patient, PrrtCycle, TreatmentLine
 from treatments.roles import Role, role_of
-from treatments.selectors import courses_visible_to, patients_visible_to, teams_of
+from treatments.selectors import (
+    course_is_visible_to,
+    courses_visible_to,
+    patients_visible_to,
+    teams_of,
+)
 
 from . import lean
 from . import permissions as perms
 from . import serializers as s
 from .base import ApiView
-from .compiled import CompiledQuery, attach_prefetched
+from .compiled import CompiledQuery, as_bigint, attach_prefetched
 from .filters import CourseFilter, filtered, parameters
 from .idempotency import idempotent
 from .pagination import IdCursorPagination, OldestFirstPagination
@@ -75,7 +80,11 @@ def course_detail_queryset(user) -> QuerySet[Course]:
     )
 
 
-# The detail's child rows, by course id: SQL compiled once per process (api/compiled.py).
+# The course row and the detail's child rows, by course id: SQL compiled once per process
+# (api/compiled.py).
+_COURSE_ROW = CompiledQuery(
+    lambda pk: Course.objects.filter(pk=pk).select_related("patient", "diagnosis", "current_line")
+)
 _ACTIVE_ITEMS = CompiledQuery(
     lambda cid: ScheduledItem.objects.filter(course_id=cid, active=True).order_by("due_on", "kind")
 )
@@ -88,22 +97,26 @@ _STATUS_UPDATES = CompiledQuery(
 )
 
 
+def visible_course(user, pk: int) -> Course:
+    """The course ``pk`` with its patient, diagnosis and current line, if ``user`` may see it
+    (treatments.selectors decides, as for courses_visible_to); else NotFound, the same answer
+    as for an id that does not exist."""
+    pk = as_bigint(pk)
+    found = _COURSE_ROW.run(pk) if pk is not None else []
+    if not found or not course_is_visible_to(user, found[0]):
+        raise NotFound()
+    return found[0]
+
+
 def load_course_detail(user, pk: int) -> Course:
     """The course ``pk`` as ``course_detail_queryset(user)`` would give it (the same related
     rows, in the same order); NotFound when ``user`` may not see it or it does not exist.
 
-    One scoped query for the course with its patient, diagnosis and current line, then one
-    for each kind of child row (PRRT cycles only when the course has lines), whose SQL is
+    One query for the course with its patient, diagnosis and current line (visible_course),
+    then one for each kind of child row (PRRT cycles only when the course has lines), whose SQL is
     compiled once per process.
     """
-    course = (
-        courses_visible_to(user)
-        .select_related("patient", "diagnosis", "current_line")
-        .filter(pk=pk)
-        .first()
-    )
-    if course is None:
-        raise NotFound()
+    course = visible_course(user, pk)
     course.active_items = list(_ACTIVE_ITEMS.run(course.pk))
     lines = list(_LINES.run(course.pk))
     cycles: dict[int, list] = {line.pk: [] for line in lines}
@@ -164,14 +177,6 @@ def _filtered_courses(request: Request, qs: QuerySet) -> QuerySet:
     if CourseFilter.base_filters.keys() & request.query_params.keys():
         return filtered(CourseFilter, request, qs)
     return qs
-
-
-def _visible_course_ids(request: Request, pk: int) -> dict:
-    """The course's id and patient id if ``request.user`` may see it; else 404."""
-    found = courses_visible_to(request.user).filter(pk=pk).values("pk", "patient_id").first()
-    if found is None:
-        raise NotFound()
-    return found
 
 
 class CourseListView(ApiView):
@@ -244,17 +249,17 @@ class CourseEventsView(ApiView):
         parameters=[OpenApiParameter("cursor", str)], responses=s.EventSerializer(many=True)
     )
     def get(self, request: Request, pk: int) -> Response:
-        course = _visible_course_ids(request, pk)
+        course = visible_course(request.user, pk)
         paginator = self.pagination_class()
-        rows = CourseEvent.objects.filter(course_id=course["pk"]).values(*lean.EVENT_VALUES)
+        rows = CourseEvent.objects.filter(course_id=course.pk).values(*lean.EVENT_VALUES)
         page = paginator.paginate_queryset(rows, request, view=self)
-        log_reads(request, [course["patient_id"]])
+        log_reads(request, [course.patient_id])
         return paginator.get_paginated_response([lean.event_from_values(row) for row in page])
 
     @extend_schema(request=s.EventCreateSerializer, responses={201: s.EventCreatedSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        course = get_object_or_404(courses_visible_to(request.user), pk=pk)
+        course = visible_course(request.user, pk)
         body = s.EventCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -304,7 +309,7 @@ class CourseHistoryView(ApiView):
 
     @extend_schema(responses=s.HistoryEntrySerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        course = get_object_or_404(courses_visible_to(request.user), pk=pk)
+        course = visible_course(request.user, pk)
         log_reads(request, [course.patient_id])
         entries = [_history_entry(entry) for entry in selectors.audit_trail(course)]
         return Response([lean.history_entry(entry) for entry in entries])

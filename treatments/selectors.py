@@ -75,3 +75,21 @@ def courses_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Cours
     if user.is_superuser:
         return Course.objects.all()
     return Course.objects.filter(care_team_id__in=_team_ids(user))
+
+
+def course_is_visible_to(user: AbstractBaseUser | AnonymousUser, course: Course) -> bool:
+    """Whether ``course`` is one of ``courses_visible_to(user)``: the same rule, for a row
+    already read (its patient loaded for a patient's login). Reads the membership table
+    only when the user's teams are not known (remember_scope)."""
+    role = role_of(user)
+    if role == Role.NONE and not getattr(user, "is_superuser", False):
+        return False
+    if role == Role.PATIENT:
+        return course.patient.user_id == user.pk
+    if user.is_superuser:
+        return True
+    known = getattr(user, TEAM_IDS_ATTR, None)
+    if known is not None:
+        return course.care_team_id in known
+    members = CareTeam.members.through.objects
+    return members.filter(user_id=user.pk, careteam_id=course.care_team_id).exists()

@@ -230,3 +230,37 @@ def test_the_user_throttle_lets_requests_through_when_redis_is_down(
     statuses = [client.get("/api/v1/courses/").status_code for _ in range(5)]
 
     assert statuses == [200] * 5
+
+
+# --- Scoping of a row in hand ---------------------------------------------------------------------
+def test_a_course_in_hand_is_visible_exactly_when_the_scoped_queryset_holds_it(
+    coordinator, coordinator2, clinician, patient_user, course, course_b, neighbour_course
+):
+    from django.contrib.auth.models import User
+
+    from treatments.roles import role_of
+    from treatments.selectors import (
+        course_is_visible_to,
+        courses_visible_to,
+        remember_scope,
+        team_ids_of,
+    )
+
+    root = User.objects.create_superuser("root", "root@example.org", factories.PASSWORD)
+    nobody = factories.user("nobody", None)
+    integration = factories.user("feed", "integration", course_b.care_team)
+    people = [coordinator, coordinator2, clinician, patient_user, root, nobody, integration]
+    checked = 0
+    for person in people:
+        for with_claims in (False, True):
+            user = User.objects.get(pk=person.pk)
+            if with_claims:
+                remember_scope(user, role_of(user), team_ids_of(user))
+            for one in (course, course_b, neighbour_course):
+                expected = courses_visible_to(user).filter(pk=one.pk).exists()
+                assert course_is_visible_to(user, one) is expected, (person, one, with_claims)
+                checked += 1
+    assert checked == 42
+    assert course_is_visible_to(patient_user, course)
+    assert not course_is_visible_to(patient_user, neighbour_course)
+    assert not course_is_visible_to(coordinator2, course)
