@@ -166,7 +166,7 @@ def copy_courses(
         conn, "treatments_surgery",
         ["id", "performed_on", "procedure", "margin", "nodes_examined", "nodes_positive",
          "gallbladder_removed", "patient_id"],
-        (f"{i}\t{surgery_on(i)}\tsegmental ileal resection\tR0\t14\t3\tf\t{i}" for i in ids),
+        (f"{i}\t{surgery_on(i)}\tsegmental_ileal_resection\tR0\t14\t3\tf\t{i}" for i in ids),
     )  # fmt: skip
 
     def courses() -> Iterable[str]:

@@ -29,7 +29,7 @@ def seed_diagnosis(surgery_on: dt.date) -> dict:
 
 def seed_surgery(surgery_on: dt.date) -> dict:
     return {
-        "performed_on": surgery_on, "procedure": "segmental ileal resection", "margin": "R0",
+        "performed_on": surgery_on, "procedure": "segmental_ileal_resection", "margin": "R0",
         "nodes_examined": 14, "nodes_positive": 3, "gallbladder_removed": False,
     }  # fmt: skip
 

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from treatments import machine
 from treatments.domain_events import CourseEventRecorded, CourseRegistered, DomainEvent
 
-from . import services
+from . import schedule, services
 
 
 def on_domain_event(event: DomainEvent) -> None:
@@ -29,8 +29,8 @@ def on_course_event(event: CourseEventRecorded) -> None:
     """Re-plan after any event; a resection back to no evidence of disease re-anchors first.
 
     The schedule itself knows what each state means (imaging stays due while a decision is
-    pending, injections while on SSA, nothing once closed), so every other event only needs
-    the re-plan.
+    pending, injections while on SSA, nothing once closed) and which kinds an event can move
+    (``schedule.kinds_affected_by``), so every other event only needs a re-plan of those.
     """
     if (
         event.type == machine.EventType.RESECTION_COMPLETED
@@ -47,8 +47,8 @@ def on_course_event(event: CourseEventRecorded) -> None:
             reason=f"Re-anchored on the curative resection of {performed_on.isoformat()}",
         )
         return
-    if event.type == machine.EventType.SYMPTOMS_REPORTED:
-        # It changes neither the state nor a line, so nothing the schedule reads has moved
-        # (the symptom check that caused it re-plans through its own service).
-        return
-    services.replan(course=event.course_id)
+    # Only the kinds this event can move are re-planned (the schedule rules say which); the
+    # rows of the other kinds were written by the write that last changed their facts.
+    kinds = schedule.kinds_affected_by(event.type, changes_state=event.from_state != event.to_state)
+    if kinds:
+        services.replan(course=event.course_id, kinds=kinds)

@@ -4,6 +4,8 @@ Values in, values out: no ORM, no clock, no I/O. ``today`` is always an argument
 the admin, the periodic sweep and the tests get the same answer and can show *why*. Every
 figure cites the rule book (docs/clinical-rules.md) and the guideline or trial behind it.
 
+- ``affected``: which due kinds an event can move (``kinds_affected_by``), so a re-plan after
+  an event touches only those.
 - ``plans``: risk group at registration, plan parameters, defaults and allowed ranges.
 - ``facts``: what planning reads from a course, the kinds of due item, the item itself.
 - ``imaging`` and ``due``: when each item is due and its status on a given day.
@@ -15,6 +17,7 @@ figure cites the rule book (docs/clinical-rules.md) and the guideline or trial b
 Every public name is re-exported here: callers write ``schedule.X``.
 """
 
+from .affected import ALL_KINDS, LINE_KINDS, STATUS_KINDS, kinds_affected_by
 from .due import (
     due_items,
     earliest_due,
@@ -157,6 +160,7 @@ from .symptoms import (
 __all__ = [
     "ACTIVE_LINE_STATES",
     "ALLOWED_RANGES",
+    "ALL_KINDS",
     "ANALYTES_ANSWERING",
     "BLOOD_COUNT_ANALYTES",
     "CGA",
@@ -175,6 +179,7 @@ __all__ = [
     "LAB_ANALYTES",
     "LATE_PHASE_INTERVAL_MONTHS",
     "LATE_PHASE_START_YEARS",
+    "LINE_KINDS",
     "NEW_FLUSHING_PER_DAY",
     "NO_LINE_REASON",
     "NO_LINE_STATES",
@@ -221,6 +226,7 @@ __all__ = [
     "SOURCE_VITAMINS",
     "SSA_INJECTION_DAYS",
     "SSA_WINDOW_DAYS",
+    "STATUS_KINDS",
     "SURVEILLANCE",
     "SURVEILLANCE_IMAGING_MODALITIES",
     "SYMPTOM_IMAGING_WITHIN_DAYS",
@@ -267,6 +273,7 @@ __all__ = [
     "imaging_gap_exceeded",
     "imaging_warnings",
     "injection_in_prrt_washout",
+    "kinds_affected_by",
     "lab_unit",
     "next_due_by_kind",
     "next_prrt_cycle",

@@ -67,6 +67,7 @@ def _dates(course: Course, plan_anchor: dt.date) -> dict[str, Any]:
         ),
         "last_visit_on": _latest(ClinicVisit.objects.all(), "visited_on"),
         "last_symptom_check_on": _latest(SymptomCheck.objects.all(), "reported_on"),
+        "last_injection_on": _latest(Injection.objects.all(), "given_on"),
         "done_echocardiography": _latest(
             ImagingStudy.objects.filter(modality=schedule.ECHOCARDIOGRAPHY_MODALITY),
             "performed_on",
@@ -91,43 +92,54 @@ def _dates(course: Course, plan_anchor: dt.date) -> dict[str, Any]:
     return Course.objects.filter(pk=course.pk).annotate(**annotations).values(*annotations).get()
 
 
-def _latest_value(course: Course, analyte: str) -> tuple[dt.date, float, str] | None:
-    row = (
-        LabResult.objects.filter(course=course, analyte=analyte)
-        .order_by("-collected_on", "-pk")
-        .values_list("collected_on", "value", "unit")
-        .first()
-    )
-    return None if row is None else (row[0], float(row[1]), row[2])
-
-
-def _status(course: Course) -> tuple[dict[str, bool], dt.date | None]:
-    """The newest ``status_updated`` value of each fact, and the day a syndrome became known."""
+def _event_facts(
+    course: Course,
+) -> tuple[dict[str, bool], dt.date | None, dict[int | None, dt.date]]:
+    """From one read of the course's ``status_updated`` and ``line_changed`` events: the newest
+    value of each status fact, the day a syndrome became known, and the newest ``line_changed``
+    resume per line id (None: the event named no line)."""
     values: dict[str, bool] = {}
     syndrome_since: dt.date | None = None
-    updates = CourseEvent.objects.filter(
-        course=course, type=machine.EventType.STATUS_UPDATED
-    ).order_by("seq")
-    for occurred_on, data in updates.values_list("occurred_on", "data"):
+    resumed: dict[int | None, dt.date] = {}
+    rows = (
+        CourseEvent.objects.filter(
+            course=course,
+            type__in=[machine.EventType.STATUS_UPDATED, machine.EventType.LINE_CHANGED],
+        )
+        .order_by("seq")
+        .values_list("type", "occurred_on", "line_id", "data")
+    )
+    for type, occurred_on, line_id, data in rows:
+        if not isinstance(data, dict):
+            continue
+        if type == machine.EventType.LINE_CHANGED:
+            if data.get("change") == "resume":
+                key = line_id or data.get("line")
+                if key not in resumed or occurred_on > resumed[key]:
+                    resumed[key] = occurred_on
+            continue
         for name in _STATUS_FACTS:
-            if isinstance(data, dict) and isinstance(data.get(name), bool):
+            if isinstance(data.get(name), bool):
                 if name != "carcinoid_heart_disease" and data[name] and syndrome_since is None:
                     syndrome_since = occurred_on
                 values[name] = data[name]
-    return values, syndrome_since
+    return values, syndrome_since, resumed
 
 
-def _resumptions(course: Course) -> dict[int | None, dt.date]:
-    """The newest ``line_changed`` resume per line id (None: the event named no line)."""
-    found: dict[int | None, dt.date] = {}
-    rows = CourseEvent.objects.filter(
-        course=course, type=machine.EventType.LINE_CHANGED, data__change="resume"
-    ).values_list("occurred_on", "line_id", "data")
-    for occurred_on, line_id, data in rows:
-        key = line_id or (data.get("line") if isinstance(data, dict) else None)
-        if key not in found or occurred_on > found[key]:
-            found[key] = occurred_on
-    return found
+def _latest_values(
+    course: Course, analytes: Iterable[str]
+) -> dict[str, tuple[dt.date, float, str]]:
+    """The newest result (collected on, value, unit) of each of ``analytes``, in one query."""
+    latest: dict[str, tuple[dt.date, float, str]] = {}
+    rows = (
+        LabResult.objects.filter(course=course, analyte__in=sorted(analytes))
+        .order_by("analyte", "-collected_on", "-pk")
+        .values_list("analyte", "collected_on", "value", "unit")
+    )
+    for analyte, collected_on, value, unit in rows:
+        if analyte not in latest:
+            latest[analyte] = (collected_on, float(value), unit)
+    return latest
 
 
 def removes_ileum(course: Course) -> bool:
@@ -154,15 +166,19 @@ def facts_for(course: Course) -> schedule.Facts:
     plan = course.plan
     dx = course.diagnosis
     dates = _dates(course, plan.anchor_on)
-    lines = list(
-        TreatmentLine.objects.filter(course=course, ended_on__isnull=True, end_reason="")
+    # The open lines, and the PRRT lines ever given (closed ones too): one read with cycles.
+    every = list(
+        TreatmentLine.objects.filter(
+            Q(ended_on__isnull=True, end_reason="") | Q(category=machine.Category.PRRT),
+            course=course,
+        )
         .prefetch_related("cycles")
         .order_by("number")
     )
-    injections = sorted(
-        Injection.objects.filter(course=course).values_list("given_on", flat=True), reverse=True
-    )
-    resumed = _resumptions(course)
+    lines = [line for line in every if line.ended_on is None and line.end_reason == ""]
+    # The newest injection on or after a line's start is the newest injection, if it is.
+    last_injection_on = dates["last_injection_on"]
+    status, syndrome_since, resumed = _event_facts(course)
     single_ssa = sum(line.category == machine.Category.SSA for line in lines) == 1
     ssa_lines = []
     prrt: schedule.PrrtCourse | None = None
@@ -170,7 +186,11 @@ def facts_for(course: Course) -> schedule.Facts:
     chemotherapy_interval = None
     for line in lines:
         if line.category == machine.Category.SSA:
-            given = next((day for day in injections if day >= line.started_on), None)
+            given = (
+                last_injection_on
+                if last_injection_on is not None and last_injection_on >= line.started_on
+                else None
+            )
             ssa_lines.append(
                 schedule.SsaLine(
                     started_on=line.started_on,
@@ -188,16 +208,15 @@ def facts_for(course: Course) -> schedule.Facts:
             everolimus_on = line.started_on
         elif line.category == machine.Category.CHEMOTHERAPY:
             chemotherapy_on, chemotherapy_interval = line.started_on, line.interval_days
-    last_prrt = (
-        TreatmentLine.objects.filter(course=course, category=machine.Category.PRRT)
-        .annotate(last_cycle=models.Max("cycles__given_on"))
-        .values_list("started_on", "last_cycle")
-    )
     last_prrt_cycle_on = max(
-        (max(d for d in pair if d is not None) for pair in last_prrt), default=None
+        (
+            max([line.started_on, *(cycle.given_on for cycle in line.cycles.all())])
+            for line in every
+            if line.category == machine.Category.PRRT
+        ),
+        default=None,
     )
 
-    status, syndrome_since = _status(course)
     # A syndrome newly recorded by status_updated brings imaging and markers forward like a
     # positive check (docs/clinical-rules.md#version-2-treatment-lines, "facts change").
     newly = None
@@ -208,8 +227,9 @@ def facts_for(course: Course) -> schedule.Facts:
     if syndrome_since is None or dx.functional or dx.carcinoid_syndrome:
         syndrome_since = plan.anchor_on
 
-    nt_probnp = _latest_value(course, schedule.NT_PROBNP)
-    u5hiaa = _latest_value(course, schedule.U5HIAA)
+    latest = _latest_values(course, (schedule.NT_PROBNP, schedule.U5HIAA))
+    nt_probnp = latest.get(schedule.NT_PROBNP)
+    u5hiaa = latest.get(schedule.U5HIAA)
     u5hiaa_umol = None
     if u5hiaa is not None:
         factor = schedule.U5HIAA_UMOL_PER_MG if u5hiaa[2].startswith("mg") else 1.0

@@ -5,6 +5,7 @@ a curative re-resection, and re-planning what is due after every write.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -58,9 +59,19 @@ class PlanUpdated:
     items: list[schedule.DueItem] = field(default_factory=list)
 
 
-def _store(course: Course, items: list[schedule.DueItem]) -> None:
-    """Upsert one row per kind and deactivate the kinds no longer due (two statements)."""
+_UPSERT_FIELDS = ("due_on", "window_start", "window_end", "why", "source", "active", "updated_at")
+
+
+def _store(
+    course: Course, items: list[schedule.DueItem], kinds: Iterable[str] | None = None
+) -> None:
+    """Upsert one row per due kind and deactivate the kinds no longer due (two statements).
+
+    ``kinds``: only these kinds are written (the kinds the event can move,
+    ``schedule.kinds_affected_by``); None: every kind.
+    """
     now = timezone.now()
+    wanted = None if kinds is None else {str(kind) for kind in kinds}
     rows = [
         ScheduledItem(
             course=course,
@@ -74,6 +85,7 @@ def _store(course: Course, items: list[schedule.DueItem]) -> None:
             updated_at=now,
         )
         for item in items
+        if wanted is None or str(item.kind) in wanted
     ]
     if rows:
         # ScheduledItem has no history table, so a bulk upsert loses no audit
@@ -82,27 +94,33 @@ def _store(course: Course, items: list[schedule.DueItem]) -> None:
             rows,
             update_conflicts=True,
             unique_fields=["course", "kind"],
-            update_fields=[
-                "due_on",
-                "window_start",
-                "window_end",
-                "why",
-                "source",
-                "active",
-                "updated_at",
-            ],
+            update_fields=list(_UPSERT_FIELDS),
         )
-    ScheduledItem.objects.filter(course=course, active=True).exclude(
+    gone = ScheduledItem.objects.filter(course=course, active=True).exclude(
         kind__in=[row.kind for row in rows]
-    ).update(active=False, updated_at=now)
+    )
+    if wanted is not None:
+        gone = gone.filter(kind__in=sorted(wanted - {row.kind for row in rows}))
+    gone.update(active=False, updated_at=now)
 
 
-def replan(*, course: Course | int, today: dt.date | None = None) -> list[schedule.DueItem]:
+def replan(
+    *,
+    course: Course | int,
+    today: dt.date | None = None,
+    kinds: Iterable[str] | None = None,
+) -> list[schedule.DueItem]:
     """Recompute what is due on the course and store it; runs in the caller's transaction.
 
     A closed course has no active items. Returns the due items (with their status on
-    ``today``).
+    ``today``). ``kinds``: store only these kinds (what an event can move, as
+    ``schedule.kinds_affected_by`` answers; the rows of other kinds are already current);
+    an empty set reads and writes nothing and returns []. None: every kind.
     """
+    if kinds is not None:
+        kinds = frozenset(str(kind) for kind in kinds)
+        if not kinds:
+            return []
     course = Course.objects.select_related("surgery", "diagnosis", "current_line", "plan").get(
         pk=course.pk if isinstance(course, Course) else course
     )
@@ -117,7 +135,7 @@ def replan(*, course: Course | int, today: dt.date | None = None) -> list[schedu
     # No savepoint when nested (the caller's transaction decides); alone, the upsert and the
     # deactivation still commit together.
     with transaction.atomic(savepoint=False):
-        _store(course, items)
+        _store(course, items, kinds)
     return items
 
 

@@ -27,7 +27,7 @@ from .. import domain_events, machine, payloads, staging
 from ..models import Course, CourseEvent
 from ..roles import may_override_guards
 from .common import missing_reasons, today
-from .facts import course_facts
+from .facts import course_facts, course_facts_and_later
 from .lines import move_lines
 from .procedures import apply_procedure
 
@@ -137,18 +137,20 @@ def record_event(
 ) -> Recorded:
     """Apply one clinical event to a course (docs/architecture.md#the-event-flow).
 
-    In this order, each refusal writing nothing:
+    Every check reads the course once, under its row lock. In this order, each refusal
+    writing nothing:
 
     1. the event type must exist (InvalidInput on "type", 400);
     2. the event must be in the table for the course's state and facts (an open line, an
        open resection: TransitionNotAllowed, 409), before any complaint about its payload: a
-       missing field is not worth fixing for an event that cannot be recorded;
+       missing field is not worth fixing for an event that cannot be recorded; when the
+       client's ``expected_version`` is stale, this 409 is StaleVersion instead: the course
+       moved on since the client read it;
     3. the date, the payload (``treatments.payloads``) and the written reasons
        (``missing_reasons``: an override needs ``override_reason``, a correction ``reason``)
        must be valid (InvalidInput, 400); an override or a correction needs a clinician
        (PermissionDenied, 403);
-    4. under the course's row lock: ``expected_version`` must be current (StaleVersion, 409)
-       and the state is checked again, as another event may have moved it;
+    4. ``expected_version`` must be current (StaleVersion, 409);
     5. the guideline guards must hold, or be overridden by a clinician (GuidelineGuard, 422);
     6. the date order (``_refuse_if_out_of_order``): a state-changing event dated before the
        event that brought the course into its state, or any event dated before the last one
@@ -163,46 +165,50 @@ def record_event(
     check) the event came from, if any.
     """
     course_id = course.pk if isinstance(course, Course) else course
-    try:
-        unlocked = Course.objects.select_related("surgery", "patient", "diagnosis").get(
-            pk=course_id
-        )
-    except Course.DoesNotExist:
-        raise NotFound("No such course.") from None
-    if not isinstance(type, str) or type not in payloads.EVENT_TYPES:
-        raise InvalidInput({"type": [payloads.UNKNOWN_TYPE]})
-    _refuse_if_not_allowed(unlocked, course_facts(unlocked), type)
-    cleaned = _check_event_input(
-        course=unlocked,
-        type=type,
-        occurred_on=occurred_on,
-        data=data,
-        override=override,
-        override_reason=override_reason,
-        correction=correction,
-        reason=reason,
-    )
-    if override and not may_override_guards(actor):
-        raise PermissionDenied("Only a clinician may override a guideline guard.")
-    if correction and not may_override_guards(actor):
-        raise PermissionDenied("Only a clinician may record a correction of the date order.")
     with transaction.atomic():
-        # The row lock serialises concurrent events on one course; expected_version turns a
-        # write based on a stale read into a 409 instead of a silent overwrite. of=("self",):
-        # PostgreSQL refuses FOR UPDATE on the nullable side of the current_line outer join,
-        # and only the course row needs locking.
-        locked = (
-            Course.objects.select_for_update(of=("self",))
-            .select_related("diagnosis", "surgery", "current_line")
-            .get(pk=course_id)
-        )
-        if expected_version is not None and expected_version != locked.version:
-            raise StaleVersion(
-                f"The course is at version {locked.version}, not {expected_version}.",
-                current_version=locked.version,
+        # One read of the course, under its row lock: the lock serialises concurrent events
+        # on one course, and every check below sees the state the write will start from
+        # (a refusal rolls back and writes nothing). expected_version turns a write based on
+        # a stale read into a 409 instead of a silent overwrite. of=("self",): PostgreSQL
+        # refuses FOR UPDATE on the nullable side of the current_line outer join, and only
+        # the course row needs locking.
+        try:
+            locked = (
+                Course.objects.select_for_update(of=("self",))
+                .select_related("diagnosis", "surgery", "current_line", "patient")
+                .get(pk=course_id)
             )
-        facts = course_facts(locked)
+        except Course.DoesNotExist:
+            raise NotFound("No such course.") from None
+        if not isinstance(type, str) or type not in payloads.EVENT_TYPES:
+            raise InvalidInput({"type": [payloads.UNKNOWN_TYPE]})
+        dated = isinstance(occurred_on, dt.date) and not isinstance(occurred_on, dt.datetime)
+        if dated:
+            facts, later_on = course_facts_and_later(locked, type, occurred_on)
+        else:
+            facts, later_on = course_facts(locked), None
+        stale = expected_version is not None and expected_version != locked.version
+        if stale and machine.not_allowed(locked.state, type, facts) is not None:
+            # The course moved on since the version the client read: that, not the state it
+            # never saw, is what the client must hear (reload, then decide again).
+            _raise_stale(locked, expected_version)
         _refuse_if_not_allowed(locked, facts, type)
+        cleaned = _check_event_input(
+            course=locked,
+            type=type,
+            occurred_on=occurred_on,
+            data=data,
+            override=override,
+            override_reason=override_reason,
+            correction=correction,
+            reason=reason,
+        )
+        if override and not may_override_guards(actor):
+            raise PermissionDenied("Only a clinician may override a guideline guard.")
+        if correction and not may_override_guards(actor):
+            raise PermissionDenied("Only a clinician may record a correction of the date order.")
+        if stale:
+            _raise_stale(locked, expected_version)
         try:
             decision = machine.evaluate(facts, type, cleaned, occurred_on=occurred_on)
         except machine.LineNotFoundError as exc:
@@ -220,12 +226,19 @@ def record_event(
                     failures=[f.as_dict() for f in decision.failures],
                 )
         if not correction:
-            _refuse_if_out_of_order(locked, facts, decision, type, occurred_on)
+            _refuse_if_out_of_order(locked, facts, decision, type, occurred_on, later_on)
         return _apply(
             locked, decision, cleaned, facts, type=type, occurred_on=occurred_on, actor=actor,
             reason=reason, override=bool(decision.failures), override_reason=override_reason,
             source=source,
         )  # fmt: skip
+
+
+def _raise_stale(course: Course, expected_version: int) -> None:
+    raise StaleVersion(
+        f"The course is at version {course.version}, not {expected_version}.",
+        current_version=course.version,
+    )
 
 
 def _refuse_if_out_of_order(
@@ -234,6 +247,7 @@ def _refuse_if_out_of_order(
     decision: machine.Decision,
     type: str,
     occurred_on: dt.date,
+    later_on: dt.date | None,
 ) -> None:
     """400 on "occurred_on" for an event that breaks the log's date order (docs/api.md#dates).
 
@@ -254,16 +268,11 @@ def _refuse_if_out_of_order(
                 ]
             }
         )
-    later = (
-        course.events.filter(type=type, occurred_on__gt=occurred_on)
-        .order_by("-occurred_on")
-        .first()
-    )
-    if later is not None:
+    if later_on is not None:
         raise InvalidInput(
             {
                 "occurred_on": [
-                    f"A {type} event is already recorded on {later.occurred_on}; "
+                    f"A {type} event is already recorded on {later_on}; "
                     "an earlier one must be marked as a correction, with a reason."
                 ]
             }

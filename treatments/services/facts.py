@@ -18,7 +18,9 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
+
+from django.db.models import Q
 
 from .. import machine, staging
 from ..models import Course, CourseEvent, TreatmentLine
@@ -88,10 +90,11 @@ class Fact:
         }
 
 
-def current_facts(course: Course, updates: Iterable[CourseEvent] | None = None) -> dict[str, Fact]:
+def current_facts(course: Course, updates: Iterable[Any] | None = None) -> dict[str, Fact]:
     """The course's clinical facts now: the diagnosis, overridden by newer status updates.
 
-    ``updates`` are the course's ``status_updated`` events (read when not given), applied in
+    ``updates`` are the course's ``status_updated`` events (read when not given; model
+    instances or rows with ``seq``, ``occurred_on`` and ``data``), applied in
     sequence order so that the newest value of each key wins. The grade is recomputed
     (WHO 2019, ``staging.who_grade``) when a re-biopsy changed Ki-67 or the differentiation;
     a re-biopsy's Ki-67 replaces the mitotic count of the resected specimen too. Keys: those
@@ -165,41 +168,55 @@ def line_facts(line: TreatmentLine) -> machine.LineFacts:
     )
 
 
-def _state_entry(course: Course) -> CourseEvent | None:
-    """The event that brought the course into its current state (None: since registration)."""
-    return (
-        course.events.filter(to_state=course.state)
-        .exclude(from_state=course.state)
-        .order_by("-seq")
-        .only("seq", "type", "occurred_on")
-        .first()
+class _EventRow(NamedTuple):
+    """The columns of a course event that the facts read (``current_facts`` takes these too)."""
+
+    seq: int
+    type: str
+    occurred_on: dt.date
+    data: Any
+    from_state: str
+    to_state: str
+
+
+def _fact_events(course: Course, also: Q | None = None) -> list[_EventRow]:
+    """In one query, the events the facts read: every status update, the recurrences and
+    progressions, and the events that entered the current state; plus those matching
+    ``also``. In sequence order."""
+    wanted = Q(
+        type__in=[
+            machine.EventType.STATUS_UPDATED,
+            machine.EventType.RECURRENCE_DETECTED,
+            machine.EventType.PROGRESSION_DETECTED,
+        ]
+    ) | (Q(to_state=course.state) & ~Q(from_state=course.state))
+    if also is not None:
+        wanted |= also
+    rows = (
+        CourseEvent.objects.filter(wanted, course_id=course.pk)
+        .order_by("seq")
+        .values_list("seq", "type", "occurred_on", "data", "from_state", "to_state")
     )
+    return [_EventRow(*row) for row in rows]
 
 
-def course_facts(course: Course) -> machine.CourseFacts:
-    """What the machine's guards need to know about a course, read from the database.
-
-    Reads the diagnosis and surgery (select them with the course), the status updates, the
-    lines with their cycles, the latest recurrence and progression, the event that opened
-    the current state, and the registered fact sources (``register_fact_source``).
-    """
-    facts = current_facts(course)
+def _facts_from(course: Course, rows: list[_EventRow]) -> machine.CourseFacts:
+    updates = [row for row in rows if row.type == machine.EventType.STATUS_UPDATED]
+    facts = current_facts(course, updates)
     lines = tuple(
-        line_facts(line) for line in course.lines.prefetch_related("cycles").order_by("number")
+        line_facts(line)
+        for line in TreatmentLine.objects.filter(course_id=course.pk)
+        .prefetch_related("cycles")
+        .order_by("number")
     )
-    last_recurrence = (
-        course.events.filter(type=machine.EventType.RECURRENCE_DETECTED)
-        .order_by("-seq")
-        .values_list("data", flat=True)
-        .first()
-    )
-    progression_on = (
-        course.events.filter(type=machine.EventType.PROGRESSION_DETECTED)
-        .order_by("-seq")
-        .values_list("occurred_on", flat=True)
-        .first()
-    )
-    entry = _state_entry(course)
+    last_recurrence = progression_on = entry = None
+    for row in rows:  # in sequence order: the last one wins
+        if row.type == machine.EventType.RECURRENCE_DETECTED:
+            last_recurrence = row.data
+        elif row.type == machine.EventType.PROGRESSION_DETECTED:
+            progression_on = row.occurred_on
+        if row.to_state == course.state and row.from_state != course.state:
+            entry = row
     return dataclasses.replace(
         _table_facts(course, facts, lines),
         last_recurrence=last_recurrence,
@@ -210,6 +227,31 @@ def course_facts(course: Course) -> machine.CourseFacts:
         state_entered_by=entry.type if entry else "registration",
         progression_documented_on=progression_on,
     )
+
+
+def course_facts(course: Course) -> machine.CourseFacts:
+    """What the machine's guards need to know about a course, read from the database.
+
+    Reads the diagnosis and surgery (select them with the course), the status updates, the
+    latest recurrence and progression and the event that opened the current state (one
+    query), the lines with their cycles, and the registered fact sources
+    (``register_fact_source``). The number of queries does not grow with the events.
+    """
+    return _facts_from(course, _fact_events(course))
+
+
+def course_facts_and_later(
+    course: Course, type: str, occurred_on: dt.date
+) -> tuple[machine.CourseFacts, dt.date | None]:
+    """``course_facts`` and, from the same read of the events, the date of the newest
+    ``type`` event dated after ``occurred_on`` (None: there is none), which the date-order
+    check of ``record_event`` needs."""
+    rows = _fact_events(course, Q(type=type, occurred_on__gt=occurred_on))
+    later = max(
+        (row.occurred_on for row in rows if row.type == type and row.occurred_on > occurred_on),
+        default=None,
+    )
+    return _facts_from(course, rows), later
 
 
 def answer_facts(course: Course, updates: Iterable[CourseEvent]) -> machine.CourseFacts:

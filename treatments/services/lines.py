@@ -50,6 +50,14 @@ def move_lines(
         effects = machine.line_effects(type, data, facts, on=occurred_on)
     except machine.LineNotFoundError as exc:
         raise InvalidInput({f"data.{exc.field}": [str(exc)]}) from None
+    if (
+        not effects.ends
+        and effects.change is None
+        and effects.starts is None
+        and effects.cycle is None
+    ):
+        # Nothing to write: the open lines, and so the newest of them, stay as they are.
+        return course.current_line, None
     running = {line.pk: line for line in open_lines(course)}
     concerned: TreatmentLine | None = course.current_line
     for end in effects.ends:
