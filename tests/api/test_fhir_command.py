@@ -20,23 +20,24 @@ def _patient_mrn(bundle: Bundle) -> str:
 
 
 def test_a_team_export_writes_one_valid_bundle_a_line_for_each_of_its_courses(
-    tmp_path, clinician, coordinator2, team_a, team_b
+    tmp_path, capsys, clinician, coordinator2, team_a, team_b
 ):
     ours = [factories.register(clinician, team_a) for _ in range(3)]
     factories.register(coordinator2, team_b)  # another team's course: not exported
     out = tmp_path / "team.ndjson"
-    err = io.StringIO()
-    call_command("export_fhir", team=team_a.name, out=str(out), stderr=err)
+    said, err = io.StringIO(), io.StringIO()
+    call_command("export_fhir", team=team_a.name, out=str(out), stdout=said, stderr=err)
     lines = out.read_text(encoding="utf-8").splitlines()
     bundles = [Bundle.model_validate_json(line) for line in lines]
     assert sorted(b.id for b in bundles) == sorted(resource_id("bundle", c.pk) for c in ours)
     assert sorted(_patient_mrn(b) for b in bundles) == sorted(c.patient.mrn for c in ours)
-    assert "3 course(s)" in err.getvalue()
+    assert "3 course(s)" in said.getvalue()
     # Not a terminal: no progress bar on standard error.
-    assert "course/s" not in err.getvalue()
+    assert err.getvalue() == ""
+    assert "course/s" not in capsys.readouterr().err
 
     by_id = tmp_path / "by-id.ndjson"
-    call_command("export_fhir", team=str(team_a.pk), out=str(by_id), stderr=io.StringIO())
+    call_command("export_fhir", team=str(team_a.pk), out=str(by_id), stdout=io.StringIO())
     assert len(by_id.read_text(encoding="utf-8").splitlines()) == 3
 
 

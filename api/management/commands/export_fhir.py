@@ -69,7 +69,7 @@ class Command(BaseCommand):
                 for course in courses.filter(pk__in=ids[start : start + BATCH]):
                     stream.write(bundle_json(course_bundle(course)) + "\n")
                     bar.update(1)
-        self.stderr.write(f"{len(ids)} course(s) of {team} written to {out}.")
+        self.stdout.write(self.style.SUCCESS(f"{len(ids)} course(s) of {team} written to {out}."))
 
     def _write(self, out: str | None, lines: list[str]) -> None:
         if out is None:
