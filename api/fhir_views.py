@@ -72,6 +72,9 @@ BUNDLE_SCHEMA = {
 
 
 class CourseFhirView(ApiView):
+    """``GET courses/{id}/fhir/``: the roles and scoping of the course detail (staff of the
+    course's team, the patient for their own course), the read logged for the patient."""
+
     permission_classes = [IsAuthenticated, perms.roles(read=perms.STAFF_AND_PATIENT)]
     renderer_classes = [FhirJSONRenderer, JSONRenderer]
     content_negotiation_class = FhirOnly
