@@ -47,6 +47,7 @@ from matplotlib.patches import Patch
 
 from surveillance import schedule
 from surveillance.models import ImagingStudy, LabResult, SymptomCheck
+from treatments import labels
 from treatments.machine import guards_systemic
 from treatments.models import Course, CourseEvent, PrrtCycle, TreatmentLine
 
@@ -359,7 +360,7 @@ def _lines(course: Course, today: dt.date) -> tuple[list[Span], list[Mark]]:
     """Two queries: the course's lines as bars, and their PRRT cycles as marks."""
     lines = [
         Span(
-            f"line {line.number}: {(line.agent or line.category).replace('_', ' ')}",
+            labels.line_title(line),
             line.started_on,
             line.ended_on or today,
             running=line.ended_on is None and not line.end_reason,

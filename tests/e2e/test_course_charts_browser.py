@@ -83,7 +83,7 @@ def test_the_course_page_draws_the_charts_and_timeline_with_no_csp_violation(
     # Text stays text: the axes' dates and units can be read (and found) on the page.
     assert "ng/mL" in figures["markers"].text
     assert "kg" in figures["symptoms"].text
-    assert "line 1: lanreotide" in figures["timeline"].text
+    assert "Line 1 · lanreotide" in figures["timeline"].text
 
     _screenshot(browser, "course-charts-page.png")
     ARTIFACTS.mkdir(exist_ok=True)
