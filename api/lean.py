@@ -181,7 +181,7 @@ def course_detail(
     out["lines"] = [_line(line) for line in course.lines.all()]
     out["active_lines"] = [_active_line(line) for line in active_lines]
     out["facts"] = {name: _put({}, FACT, facts[name].__getitem__) for name in FACT_NAMES}
-    out["warnings"] = [{key: str(value) for key, value in w.items()} for w in warnings]
+    out["warnings"] = [{key: _text_or_none(value) for key, value in w.items()} for w in warnings]
     return out
 
 

@@ -93,16 +93,23 @@ def _old_detail(course: Course, warnings: list) -> dict:
 
 
 def test_the_course_detail_gives_the_serializers_json(courses, clinician):
-    warnings = [{"guard": "g1", "reason": "because", "source": "a rule"}, {"guard": "g2",
-                "reason": "also"}]  # fmt: skip
+    warnings = [
+        {"guard": "g1", "reason": "because", "source": "a rule"},
+        {"guard": "g2", "reason": "also"},
+        {"guard": "g3", "reason": "none", "source": None},
+    ]
     for course in courses:
         lean_one = views.course_detail_queryset(clinician).get(pk=course.pk)
         old_one = views.course_detail_queryset(clinician).get(pk=course.pk)
 
+        compiled_one = views.load_course_detail(clinician, course.pk)  # what the view reads
+
         lean_json = rendered(views.course_detail(lean_one, warnings))
 
-        assert lean_json == rendered(_old_detail(old_one, warnings))
-    assert lean_json["warnings"][1]["source"] == ""
+        expected = rendered(_old_detail(old_one, warnings))
+        assert lean_json == expected
+        assert rendered(views.course_detail(compiled_one, warnings)) == expected
+    assert [w["source"] for w in lean_json["warnings"]] == ["a rule", "", None]
     treated = rendered(views.course_detail(views.course_detail_queryset(clinician).get(
         pk=courses[2].pk)))  # fmt: skip
     assert treated["active_lines"][0]["cycles"][0]["activity_gbq"] == "7.40"
