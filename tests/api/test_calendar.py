@@ -244,6 +244,7 @@ def test_a_revoked_address_is_a_404_at_once(api, patient_user, course, feed_url)
     gone = APIClient().get(urlsplit(feed_url).path)
     assert gone.status_code == 404
     assert gone.json()["code"] == "not_found"
+    assert gone.content == APIClient().get(f"/api/v1/calendar/{'B' * 43}.ics").content
     assert "no-store" in gone["Cache-Control"]
     assert CalendarFeed.objects.get().revoked_by == patient_user
     assert api(patient_user).delete(ME).status_code == 204  # nothing left to revoke: still 204
