@@ -81,10 +81,11 @@ class SurveillancePlanAdmin(CourseScopedAdmin):
         "early_interval_months",
         "late_interval_months",
         "anchor_on",
+        "rule_version",
     )
     list_filter = ("risk_group",)
     search_fields = ("course__patient__mrn", "course__patient__family_name")
-    readonly_fields = ("course", "anchor_on", "due_items")
+    readonly_fields = ("course", "anchor_on", "rule_version", "due_items")
 
     @admin.display(description="due items")
     def due_items(self, obj: SurveillancePlan) -> str:
@@ -94,12 +95,15 @@ class SurveillancePlanAdmin(CourseScopedAdmin):
         if not rows:
             return "Nothing due."
         return format_html(
-            "<table><tr><th>kind</th><th>due on</th><th>window from</th><th>why</th></tr>{}"
-            "</table>",
+            "<table><tr><th>kind</th><th>due on</th><th>window from</th><th>why</th>"
+            "<th>rule version</th></tr>{}</table>",
             format_html_join(
                 "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((row.kind, row.due_on, row.window_start, row.why) for row in rows),
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (row.kind, row.due_on, row.window_start, row.why, row.rule_version or "—")
+                    for row in rows
+                ),
             ),
         )
 

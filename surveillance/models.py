@@ -30,6 +30,9 @@ class SurveillancePlan(models.Model):
     symptom_check_months_on_ssa = models.PositiveSmallIntegerField()
     # The resection that achieved no evidence of disease; a curative re-resection re-anchors.
     anchor_on = models.DateField()
+    # The clinical rule set that chose the risk group and intervals, written with them
+    # (docs/clinical-rules.md#rule-versions); null: a plan from before versions were recorded.
+    rule_version = models.CharField(max_length=16, null=True, blank=True)
     history = HistoricalRecords()
 
     def __str__(self) -> str:
@@ -62,6 +65,9 @@ class ScheduledItem(models.Model):
     window_end = models.DateField(null=True, blank=True)
     why = models.TextField()
     source = models.TextField(blank=True)
+    # The clinical rule set that planned the item, written at every re-plan
+    # (docs/clinical-rules.md#rule-versions); null: planned before versions were recorded.
+    rule_version = models.CharField(max_length=16, null=True, blank=True)
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -16,6 +16,7 @@ from typing import Final
 from dateutil.relativedelta import relativedelta
 
 from treatments.machine import State
+from treatments.rules_version import RULE_VERSION
 
 
 class Kind(StrEnum):
@@ -186,10 +187,14 @@ class DueItem:
     status: str
     why: str
     source: str
+    # The clinical rule set that planned the item (docs/clinical-rules.md#rule-versions),
+    # stored with it in surveillance.ScheduledItem.
+    rule_version: str = RULE_VERSION
 
     Kind = Kind  # so callers holding only DueItem can name the kinds
 
     def as_dict(self) -> dict[str, str | None]:
+        """The item as JSON values: dates as ISO strings, window_end None when open."""
         return {
             "kind": str(self.kind),
             "due_on": self.due_on.isoformat(),
@@ -198,6 +203,7 @@ class DueItem:
             "status": str(self.status),
             "why": self.why,
             "source": self.source,
+            "rule_version": self.rule_version,
         }
 
 

@@ -14,6 +14,8 @@ from types import MappingProxyType
 
 from django.db.models.enums import TextChoices
 
+from treatments.rules_version import RULE_VERSION
+
 from .sources import SOURCE_SYMPTOM_SCORING, SOURCE_TELESTAR
 
 # Carcinoid syndrome: flushing at least daily together with diarrhoea, or frequent flushing
@@ -171,6 +173,8 @@ class SymptomAssessment:
     findings: tuple[Finding, ...]
     worsening: bool = False
     emergency_suspected: bool = False
+    # The clinical rule set that scored the check (docs/clinical-rules.md#rule-versions).
+    rule_version: str = RULE_VERSION
 
     @property
     def positive(self) -> bool:

@@ -21,6 +21,7 @@ from core.errors import (
 from treatments import staging
 from treatments.models import Course
 from treatments.roles import may_override_guards, system_user
+from treatments.rules_version import RULE_VERSION
 
 from .. import schedule
 from ..models import (
@@ -59,7 +60,16 @@ class PlanUpdated:
     items: list[schedule.DueItem] = field(default_factory=list)
 
 
-_UPSERT_FIELDS = ("due_on", "window_start", "window_end", "why", "source", "active", "updated_at")
+_UPSERT_FIELDS = (
+    "due_on",
+    "window_start",
+    "window_end",
+    "why",
+    "source",
+    "rule_version",
+    "active",
+    "updated_at",
+)
 
 
 def _store(
@@ -81,6 +91,7 @@ def _store(
             window_end=item.window_end,
             why=item.why,
             source=item.source,
+            rule_version=item.rule_version,
             active=True,
             updated_at=now,
         )
@@ -168,6 +179,7 @@ def plan_create(
             **{name: getattr(params, name) for name in PLAN_FIELDS},
         )
         plan.risk_group = str(group)
+        plan.rule_version = RULE_VERSION
         with_history(plan, actor=actor, reason=f"Default plan for {group} risk at registration")
         plan.save()
         replan(course=course, today=today)
@@ -218,6 +230,7 @@ def plan_update(
         for name in PLAN_FIELDS:
             setattr(plan, name, getattr(proposed, name))
         plan.risk_group = str(proposed.risk_group)
+        plan.rule_version = RULE_VERSION
         with_history(plan, actor=actor, reason=reason)
         plan.save()
         items = replan(course=locked, today=today)

@@ -263,6 +263,7 @@ def _assessment_dict(assessment: schedule.SymptomAssessment) -> dict[str, Any]:
             }
             for finding in assessment.findings
         ],
+        "rule_version": assessment.rule_version,
     }
 
 

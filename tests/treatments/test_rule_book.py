@@ -33,7 +33,7 @@ def test_the_committed_rule_book_matches_the_guards_in_the_code():
 def test_the_check_option_passes_on_the_committed_rule_book():
     out = StringIO()
     call_command("rule_book", "--check", stdout=out)
-    assert "matches" in out.getvalue()
+    assert "match the code" in out.getvalue()
 
 
 def test_every_guard_of_every_event_has_exactly_one_row_with_its_source_and_evidence():

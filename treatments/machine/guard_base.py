@@ -11,13 +11,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..rules_version import RULE_VERSION
 from .facts import CourseFacts
 from .states import EventType
 
 
 @dataclass(frozen=True)
 class GuardResult:
-    """Why an event is refused or warned about, with its source and evidence level."""
+    """Why an event is refused or warned about, with its source and evidence level.
+
+    ``rule_version`` is the clinical rule set that produced the answer
+    (docs/clinical-rules.md#rule-versions); it is stored with the event's warnings.
+    """
 
     guard: str
     reason: str
@@ -25,8 +30,11 @@ class GuardResult:
     evidence: str
     overridable: bool
     blocking: bool
+    rule_version: str = RULE_VERSION
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as stored and answered: guard, reason, source, evidence, overridable,
+        blocking and rule_version."""
         return {
             "guard": self.guard,
             "reason": self.reason,
@@ -34,6 +42,7 @@ class GuardResult:
             "evidence": self.evidence,
             "overridable": self.overridable,
             "blocking": self.blocking,
+            "rule_version": self.rule_version,
         }
 
 

@@ -222,6 +222,7 @@ def record_event(
                     reason=first.reason,
                     source=first.source,
                     evidence=first.evidence,
+                    rule_version=first.rule_version,
                     override_allowed=decision.overridable,
                     failures=[f.as_dict() for f in decision.failures],
                 )
