@@ -194,35 +194,79 @@ def render_email(
     return Rendered(body=body, subject=subject, html_body=html)
 
 
-# Stands in for the per-patient token while a batch renders one text for many patients.
+# Stand in for the per-patient token and for the due date while one text is rendered for
+# many messages; both are plain ASCII letters, which no template filter, escaping, GSM-7
+# mapping or whitespace folding changes.
 _UNSUBSCRIBE_PLACEHOLDER = "NETCARE-UNSUBSCRIBE-PLACEHOLDER"
+_DUE_PLACEHOLDER = "NETCAREDUEDATEPLACEHOLDER"
+# A date far from any real one, rendered in place of the due date; format_date's text for it
+# is then swapped for the placeholder (see Renderer._template).
+_PROBE_DATE = date(1901, 2, 3)
+
+# Rendered texts by (channel, kind, stage, language, settings they read), shared by the
+# batches a worker process runs: a text is rendered once per process, not once per batch.
+_TEMPLATES: dict[tuple, Rendered] = {}
+_TEMPLATES_MAX = 512
 
 
 class Renderer:
     """Renders the messages of one dispatch batch.
 
-    Texts depend only on (channel, kind, stage, due date, language), so a batch renders each
-    once and fills in the patient's unsubscribe token; rendering per message would cost more
-    than sending to a fast provider. One instance per batch: settings are read when created.
+    A text depends on (channel, kind, stage, language) and the due date, and the date enters
+    it only as ``format_date``'s text. So each text is rendered once with a probe date whose
+    text is replaced by a placeholder, kept for the worker process, and filled per message
+    with the due date and the patient's unsubscribe token by plain string replacement:
+    rendering per message would cost more than sending to a fast provider. The cache key
+    carries the settings a text reads, so a changed setting renders afresh. One instance per
+    batch.
     """
 
     def __init__(self) -> None:
-        self._texts: dict[tuple[str, str, str, date, str], Rendered] = {}
         self._link = settings.PUBLIC_BASE_URL + reverse(
             "alerts:unsubscribe", args=[_UNSUBSCRIBE_PLACEHOLDER]
         )
+        self._settings = (self._link, settings.NETCARE_CLINIC_PHONE)
+        self._texts: dict[tuple[str, str, str, date, str], Rendered] = {}
+
+    def _template(self, channel: str, kind: str, stage: str, language: str) -> Rendered:
+        key = (channel, kind, stage, language, self._settings)
+        found = _TEMPLATES.get(key)
+        if found is not None:
+            return found
+        probe = format_date(_PROBE_DATE, language)
+        if channel == Channel.SMS:
+            body = render_sms(kind=kind, stage=stage, due_on=_PROBE_DATE, language=language)
+            rendered = Rendered(body=body.replace(probe, _DUE_PLACEHOLDER))
+        else:
+            email = render_email(
+                kind=kind,
+                stage=stage,
+                due_on=_PROBE_DATE,
+                language=language,
+                unsubscribe=self._link,
+            )
+            rendered = Rendered(
+                body=email.body.replace(probe, _DUE_PLACEHOLDER),
+                subject=email.subject.replace(probe, _DUE_PLACEHOLDER),
+                html_body=email.html_body.replace(probe, _DUE_PLACEHOLDER),
+            )
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = rendered
+        return rendered
 
     def _text(self, channel: str, kind: str, stage: str, due_on: date, language: str) -> Rendered:
         key = (channel, kind, stage, due_on, language)
-        if key not in self._texts:
-            if channel == Channel.SMS:
-                body = render_sms(kind=kind, stage=stage, due_on=due_on, language=language)
-                self._texts[key] = Rendered(body=body)
-            else:
-                self._texts[key] = render_email(
-                    kind=kind, stage=stage, due_on=due_on, language=language, unsubscribe=self._link
-                )
-        return self._texts[key]
+        text = self._texts.get(key)
+        if text is None:
+            template = self._template(channel, kind, stage, language)
+            due = format_date(due_on, language)
+            text = self._texts[key] = Rendered(
+                body=template.body.replace(_DUE_PLACEHOLDER, due),
+                subject=template.subject.replace(_DUE_PLACEHOLDER, due),
+                html_body=template.html_body.replace(_DUE_PLACEHOLDER, due),
+            )
+        return text
 
     def build(
         self,

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, Model, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -240,12 +241,15 @@ def last_long_acting_injection_on(course_id: int) -> dt.date | None:
     Registered as a treatments fact source (``treatments.services.register_fact_source``),
     so that the PRRT washout guard reads it without treatments importing surveillance.
     """
-    return (
-        Injection.objects.filter(course_id=course_id, agent__in=LONG_ACTING_SSA_AGENTS)
-        .order_by("-given_on")
-        .values_list("given_on", flat=True)
-        .first()
-    )
+    # Asked on every event (the guards read it), so one plain statement: the ORM would spend
+    # more time compiling it than PostgreSQL takes to answer.
+    table = connection.ops.quote_name(Injection._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MAX(given_on) FROM {table} WHERE course_id = %s AND agent IN (%s, %s)",  # noqa: S608
+            [course_id, *LONG_ACTING_SSA_AGENTS],
+        )
+        return cursor.fetchone()[0]
 
 
 # PRRT lab values are handed to the treatments guards in one unit each (the unit of the
@@ -275,11 +279,17 @@ def latest_prrt_labs(course_id: int) -> dict[str, float]:
     ``collected_on``, then the latest recorded. Registered as a treatments fact source, so the
     NETTER-1 lab-limit guards read it without treatments importing surveillance.
     """
-    rows = (
-        LabResult.objects.filter(course_id=course_id, analyte__in=PRRT_LAB_FACTORS)
-        .order_by("analyte", "-collected_on", "-recorded_at", "-pk")
-        .values_list("analyte", "value", "unit")
-    )
+    # Asked on every event (the guards read it): one plain statement, as above.
+    table = connection.ops.quote_name(LabResult._meta.db_table)
+    marks = ", ".join(["%s"] * len(PRRT_LAB_FACTORS))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT analyte, value, unit FROM {table} WHERE course_id = %s "  # noqa: S608
+            f"AND analyte IN ({marks}) ORDER BY analyte, collected_on DESC, recorded_at DESC, "
+            "id DESC",
+            [course_id, *PRRT_LAB_FACTORS],
+        )
+        rows = cursor.fetchall()
     labs: dict[str, float] = {}
     seen: set[str] = set()
     for analyte, value, unit in rows:

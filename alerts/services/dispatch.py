@@ -24,7 +24,16 @@ from .. import conf, messages
 from ..channels import Message, Outcome, PermanentError, SendResult, TransientError, backend_for
 from ..models import AttemptOutcome, DeliveryAttempt, Reminder, ReminderStatus
 from . import common
-from .claims import Claim, ClaimRaced, DispatchCounts, claim_batch, claimable, lease_expired
+from .claims import (
+    Claim,
+    ClaimedAttempt,
+    ClaimedReminder,
+    ClaimRaced,
+    DispatchCounts,
+    claim_batch,
+    claimable,
+    lease_expired,
+)
 from .coordinator_alerts import alert_reminder_failed
 from .provider_reports import apply_pending_reports
 
@@ -36,85 +45,56 @@ def _backoff(attempt: int) -> timedelta:
     return timedelta(seconds=steps[min(attempt, len(steps)) - 1])
 
 
-def _message_for(reminder: Reminder, renderer: messages.Renderer) -> Message:
-    patient = reminder.course.patient
+def _message_for(reminder: ClaimedReminder, renderer: messages.Renderer) -> Message:
     return renderer.build(
         reminder_id=reminder.pk,
         channel=reminder.channel,
         kind=reminder.kind,
         stage=reminder.stage,
         due_on=reminder.due_on,
-        patient_id=patient.pk,
-        language=patient.language,
-        email=patient.email,
-        phone=patient.phone,
+        patient_id=reminder.patient_id,
+        language=reminder.language,
+        email=reminder.email,
+        phone=reminder.phone,
         attempt=reminder.attempts,
     )
 
 
-def _update_from_values(
-    *,
-    table: str,
-    assignments: str,
-    rows: Sequence[Sequence[Any]],
-    where: str = "",
-    params: Sequence[Any] = (),
-    where_params: Sequence[Any] = (),
-) -> int:
-    """UPDATE table ... FROM (VALUES ...) v: one statement for many rows, each its own values.
-
-    Django's bulk_update builds a CASE per field and row, which costs more Python time than
-    sending the batch. `UPDATE ... FROM (VALUES ...)` runs on PostgreSQL and SQLite >= 3.33;
-    VALUES columns are column1, column2, ... in both. Identifiers are our own table names.
-    """
-    table = connection.ops.quote_name(table)
-    width = len(rows[0]) if rows else 0
-    changed = 0
-    for chunk in common.chunks(rows):
-        values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(chunk))
-        sql = (
-            f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v "  # noqa: S608
-            f"WHERE {table}.id = CAST(v.column1 AS BIGINT){where}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *(x for row in chunk for x in row), *where_params])
-            changed += max(cursor.rowcount, 0)
-    return changed
-
-
-def _mark_sent(sent: Sequence[Reminder], *, sent_at: datetime, lease_until: datetime) -> int:
+def _mark_sent(sent: Sequence[ClaimedReminder], *, sent_at: datetime, lease_until: datetime) -> int:
     """Mark reminders sent with their provider ids, only where our lease still holds."""
     if not sent:
         return 0
     stamp = connection.ops.adapt_datetimefield_value
-    return _update_from_values(
+    return common.update_from_values(
         table=Reminder._meta.db_table,
         assignments="status = %s, provider_message_id = v.column2, sent_at = %s, "
         "leased_until = NULL, last_error = ''",
         params=[ReminderStatus.SENT.value, stamp(sent_at)],
         rows=[(r.pk, r.provider_message_id) for r in sent],
+        types=("bigint", "text"),
         where=" AND status = %s AND leased_until = %s",
         where_params=[ReminderStatus.SENDING.value, stamp(lease_until)],
     )
 
 
-def _finish_attempts(attempts: Sequence[DeliveryAttempt], *, finished_at: datetime) -> None:
-    _update_from_values(
+def _finish_attempts(attempts: Sequence[ClaimedAttempt], *, finished_at: datetime) -> None:
+    common.update_from_values(
         table=DeliveryAttempt._meta.db_table,
         assignments="outcome = v.column2, error = v.column3, provider_message_id = v.column4, "
         "finished_at = %s",
         params=[connection.ops.adapt_datetimefield_value(finished_at)],
         rows=[(a.pk, a.outcome, a.error, a.provider_message_id) for a in attempts],
+        types=("bigint", "text", "text", "text"),
     )
 
 
 def _record_outcomes(
     claim: Claim,
-    results: Sequence[tuple[Reminder, Outcome]],
+    results: Sequence[tuple[ClaimedReminder, Outcome]],
     *,
     clock: common.Clock,
     counts: DispatchCounts,
-) -> list[Reminder]:
+) -> list[Any]:
     """Write a chunk of outcomes in one transaction; returns the reminders that failed.
 
     Updates only rows still under this claim's lease: if the lease ran out and another
@@ -123,10 +103,10 @@ def _record_outcomes(
     if not results:
         return []
     finished = clock()
-    sent: list[Reminder] = []
-    retry: list[Reminder] = []
-    failed: list[Reminder] = []
-    attempts: list[DeliveryAttempt] = []
+    sent: list[ClaimedReminder] = []
+    retry: list[ClaimedReminder] = []
+    failed: list[Any] = []
+    attempts: list[ClaimedAttempt] = []
     for reminder, outcome in results:
         attempt = claim.attempts[reminder.pk]
         attempt.finished_at = finished
@@ -160,15 +140,31 @@ def _record_outcomes(
                     retry.append(reminder)
         attempts.append(attempt)
 
-    owned = Reminder.objects.filter(status=ReminderStatus.SENDING, leased_until=claim.lease_until)
+    stamp = connection.ops.adapt_datetimefield_value
+    # Only rows still under this claim's lease.
+    owned = {
+        "where": " AND status = %s AND leased_until = %s",
+        "where_params": [ReminderStatus.SENDING.value, stamp(claim.lease_until)],
+    }
     with transaction.atomic():
         written = _mark_sent(sent, sent_at=finished, lease_until=claim.lease_until)
         if retry:
-            written += owned.bulk_update(
-                retry, ["status", "next_attempt_at", "leased_until", "last_error"]
+            written += common.update_from_values(
+                table=Reminder._meta.db_table,
+                assignments="status = %s, next_attempt_at = v.column2, leased_until = NULL, "
+                "last_error = v.column3",
+                params=[ReminderStatus.PENDING.value],
+                rows=[(r.pk, stamp(r.next_attempt_at), r.last_error) for r in retry],
+                **owned,
             )
         if failed:
-            written += owned.bulk_update(failed, ["status", "leased_until", "last_error"])
+            written += common.update_from_values(
+                table=Reminder._meta.db_table,
+                assignments="status = %s, leased_until = NULL, last_error = v.column2",
+                params=[ReminderStatus.FAILED.value],
+                rows=[(r.pk, r.last_error) for r in failed],
+                **owned,
+            )
         _finish_attempts(attempts, finished_at=finished)
     # After the commit: a report that came before its id was written is applied now (a
     # report arriving from here on finds the id itself).
@@ -185,7 +181,7 @@ def _record_outcomes(
     return failed
 
 
-def _release(claim: Claim, reminders: Sequence[Reminder], counts: DispatchCounts) -> None:
+def _release(claim: Claim, reminders: Sequence[ClaimedReminder], counts: DispatchCounts) -> None:
     """Give back reminders never handed to a channel (the batch ran out of lease time)."""
     if not reminders:
         return
@@ -198,21 +194,21 @@ def _release(claim: Claim, reminders: Sequence[Reminder], counts: DispatchCounts
     counts.released += len(ids)
 
 
-def _send(claim: Claim, *, clock: common.Clock, counts: DispatchCounts) -> list[Reminder]:
+def _send(claim: Claim, *, clock: common.Clock, counts: DispatchCounts) -> list[Any]:
     """Hand each claimed reminder to its channel, outside any transaction.
 
     Outcomes are written every `ALERTS_FLUSH_SECONDS` and at the end: one transaction for a
     fast batch, a few for a slow provider, so a crash can repeat only the last few messages.
     """
-    failed: list[Reminder] = []
-    done: list[tuple[Reminder, Outcome]] = []
+    failed: list[Any] = []
+    done: list[tuple[ClaimedReminder, Outcome]] = []
     # Stop handing out messages before the lease runs out: past it another dispatcher may
     # take the same rows, and both would send.
     deadline = time.monotonic() + conf.lease_seconds() * 0.8
     flush_every = conf.flush_seconds()
     last_flush = time.monotonic()
     renderer = messages.Renderer()
-    by_channel: dict[str, list[Reminder]] = defaultdict(list)
+    by_channel: dict[str, list[ClaimedReminder]] = defaultdict(list)
     for reminder in claim.to_send:
         by_channel[reminder.channel].append(reminder)
 
@@ -231,7 +227,7 @@ def _send(claim: Claim, *, clock: common.Clock, counts: DispatchCounts) -> list[
                     if time.monotonic() > deadline:
                         _release(claim, [r for rest in chunks[index:] for r in rest], counts)
                         break
-                    ready: list[tuple[Reminder, Message]] = []
+                    ready: list[tuple[ClaimedReminder, Message]] = []
                     for reminder in chunk:
                         try:
                             ready.append((reminder, _message_for(reminder, renderer)))

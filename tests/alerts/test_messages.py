@@ -4,6 +4,7 @@ import datetime as dt
 import itertools
 
 import pytest
+import time_machine
 from django.core import signing
 
 from alerts import messages
@@ -145,3 +146,34 @@ def test_the_urine_test_email_carries_the_diet_preparation_in_every_language():
         kind="vitamin_b12_due", stage="due", due_on=DUE, language="en", unsubscribe=LINK
     )
     assert "kiwi" not in blood.body
+
+
+@pytest.mark.parametrize("language", messages.LANGUAGES)
+@time_machine.travel(dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC), tick=False)
+def test_a_batch_fills_each_text_once_rendered_exactly_as_rendering_it_for_the_reminder(language):
+    """The dispatcher renders a text once per process and fills in the due date and the
+    unsubscribe token; every message must read as if rendered on its own (the clock stands
+    still, so both sign the same token)."""
+    renderer = messages.Renderer()
+    days = [dt.date(2026, 1, 5), DUE, dt.date(2027, 10, 12)]
+    for kind, stage, due_on in itertools.product(ReminderKind.values, Stage.values, days):
+        sms = renderer.build(
+            reminder_id=1, channel="sms", kind=kind, stage=stage, due_on=due_on, patient_id=7,
+            language=language, email="ana@example.org", phone="+447700900123", attempt=1,
+        )  # fmt: skip
+        assert sms.body == messages.render_sms(
+            kind=kind, stage=stage, due_on=due_on, language=language
+        )
+        email = renderer.build(
+            reminder_id=2, channel="email", kind=kind, stage=stage, due_on=due_on, patient_id=7,
+            language=language, email="ana@example.org", phone="", attempt=1,
+        )  # fmt: skip
+        alone = messages.render_email(
+            kind=kind, stage=stage, due_on=due_on, language=language,
+            unsubscribe=messages.unsubscribe_url(patient_id=7, channel="email"),
+        )  # fmt: skip
+        assert (email.subject, email.body, email.html_body) == (
+            alone.subject,
+            alone.body,
+            alone.html_body,
+        )

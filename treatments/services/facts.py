@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from django.db.models import Q
+from django.db import connection
 
 from .. import machine, staging
 from ..models import Course, CourseEvent, TreatmentLine
@@ -179,25 +179,39 @@ class _EventRow(NamedTuple):
     to_state: str
 
 
-def _fact_events(course: Course, also: Q | None = None) -> list[_EventRow]:
+_FACT_TYPES: Final = (
+    machine.EventType.STATUS_UPDATED.value,
+    machine.EventType.RECURRENCE_DETECTED.value,
+    machine.EventType.PROGRESSION_DETECTED.value,
+)
+
+
+def _fact_events(course: Course, later_than: tuple[str, dt.date] | None = None) -> list[_EventRow]:
     """In one query, the events the facts read: every status update, the recurrences and
-    progressions, and the events that entered the current state; plus those matching
-    ``also``. In sequence order."""
-    wanted = Q(
-        type__in=[
-            machine.EventType.STATUS_UPDATED,
-            machine.EventType.RECURRENCE_DETECTED,
-            machine.EventType.PROGRESSION_DETECTED,
-        ]
-    ) | (Q(to_state=course.state) & ~Q(from_state=course.state))
-    if also is not None:
-        wanted |= also
-    rows = (
-        CourseEvent.objects.filter(wanted, course_id=course.pk)
-        .order_by("seq")
-        .values_list("seq", "type", "occurred_on", "data", "from_state", "to_state")
+    progressions, and the events that entered the current state; plus, with ``later_than``
+    (type, day), the events of that type dated after that day. In sequence order.
+
+    Read on every event under the course's lock, so one plain statement: the ORM would spend
+    more time compiling it than PostgreSQL takes to answer.
+    """
+    table = connection.ops.quote_name(CourseEvent._meta.db_table)
+    sql = (
+        "SELECT seq, type, occurred_on, data, from_state, to_state "  # noqa: S608
+        f"FROM {table} WHERE course_id = %s AND (type IN (%s, %s, %s) "
+        "OR (to_state = %s AND from_state <> %s)"
     )
-    return [_EventRow(*row) for row in rows]
+    params: list[Any] = [course.pk, *_FACT_TYPES, course.state, course.state]
+    if later_than is not None:
+        sql += " OR (type = %s AND occurred_on > %s)"
+        params += list(later_than)
+    sql += ") ORDER BY seq"
+    data = CourseEvent._meta.get_field("data")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            _EventRow(seq, type, on, data.from_db_value(value, None, connection), src, dst)
+            for seq, type, on, value, src, dst in cursor.fetchall()
+        ]
 
 
 def _facts_from(course: Course, rows: list[_EventRow]) -> machine.CourseFacts:
@@ -246,7 +260,7 @@ def course_facts_and_later(
     """``course_facts`` and, from the same read of the events, the date of the newest
     ``type`` event dated after ``occurred_on`` (None: there is none), which the date-order
     check of ``record_event`` needs."""
-    rows = _fact_events(course, Q(type=type, occurred_on__gt=occurred_on))
+    rows = _fact_events(course, (type, occurred_on))
     later = max(
         (row.occurred_on for row in rows if row.type == type and row.occurred_on > occurred_on),
         default=None,
