@@ -60,6 +60,7 @@ from celery import shared_task
 from bench import database, loaders, measure, servers
 from bench.database import log
 from bench.dispatch_report import report
+from bench.ingest_report import run_header
 from bench.loaders import Contact
 
 NOOP_QUEUE = "bench_noop"
@@ -389,6 +390,7 @@ def profile(args, conn) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    print(run_header("bench/dispatch.py"), flush=True)
     servers.install_signal_handlers()
     started = time.perf_counter()
     redis_server = servers.RedisServer()

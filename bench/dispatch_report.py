@@ -9,7 +9,7 @@ import time
 
 from bench import measure
 
-TARGET_RPS = 5000.0
+TARGET_RPS = 6000.0
 
 
 def us(seconds: float, count: int) -> str:

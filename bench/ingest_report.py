@@ -3,8 +3,39 @@ of runs."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import subprocess
+
 from bench import database
 from bench.measure import LoadResult, fmt
+
+
+def run_header(script: str) -> str:
+    """The first line of a run's output: when, on how many CPUs, at which commit, how loaded.
+
+    The machine may be shared: a load average near or above the CPU count means other work
+    ran beside the benchmark, and wall-clock figures are then noisy (CPU per event less so).
+    """
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "bench", "alerts",
+             "surveillance", "treatments"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        commit += " (with uncommitted changes)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    load = os.getloadavg()
+    cpus = os.cpu_count() or 1
+    shared = "; the machine is shared, figures are noisy" if load[0] >= cpus / 2 else ""
+    return (
+        f"{script}: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, nproc {cpus}, commit {commit}, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}{shared}"
+    )
 
 
 class Ledger:
