@@ -77,6 +77,7 @@ COURSE_PLAIN = ("id", "state", "version", "opened_on", "closed_on", "closed_reas
 COURSE = compile_fields(s.CourseSerializer, COURSE_PLAIN)
 DIAGNOSIS = compile_fields(s.CourseSerializer, ("stage", "stage_system", "grade"))
 DUE_ITEM = compile_fields(s.DueItemSerializer, s.DueItemSerializer().fields)
+PLAN = compile_fields(s.PlanSerializer, s.PlanSerializer.Meta.fields)
 FACT = compile_fields(s.FactSerializer, s.FactSerializer().fields)
 FACT_NAMES = tuple(s.CourseFactsSerializer().fields)
 EVENT = compile_fields(
@@ -171,10 +172,12 @@ def course_detail(
     active_lines: Iterable[Any],
     facts: Mapping[str, Mapping[str, Any]],
     warnings: list[dict],
+    plan: Any = None,
 ) -> dict[str, Any]:
     """CourseDetailSerializer's shape: course_summary and what the detail adds. ``due`` and
     ``warnings`` are dicts of DueItemSerializer's and WarningSerializer's keys; ``facts``
-    maps each fact name to FactSerializer's keys (Fact.as_dict)."""
+    maps each fact name to FactSerializer's keys (Fact.as_dict); ``plan`` is the course's
+    SurveillancePlan, or None."""
     out = course_summary(course)
     out["due"] = [_put({}, DUE_ITEM, item.__getitem__) for item in due]
     out["allowed_events"] = [str(e) for e in allowed_events]
@@ -182,6 +185,7 @@ def course_detail(
     out["active_lines"] = [_active_line(line) for line in active_lines]
     out["facts"] = {name: _put({}, FACT, facts[name].__getitem__) for name in FACT_NAMES}
     out["warnings"] = [{key: _text_or_none(value) for key, value in w.items()} for w in warnings]
+    out["plan"] = None if plan is None else _put({}, PLAN, attrgetter_of(plan))
     return out
 
 

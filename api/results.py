@@ -221,6 +221,11 @@ class AssessmentOut(serializers.Serializer):
         choices=Severity.values, allow_null=True, help_text="The highest alert severity raised."
     )
     findings = FindingOut(many=True)
+    rule_version = serializers.CharField(
+        allow_null=True,
+        help_text="The version of the clinical rule set that scored the check, e.g. 2026.2; "
+        "null: scored before rule versions were recorded (docs/api.md#rule-versions).",
+    )
 
 
 class SymptomOut(serializers.ModelSerializer):
@@ -250,6 +255,7 @@ class SymptomOut(serializers.ModelSerializer):
             "worsening": bool(assessment.get("worsening")),
             "severity": assessment.get("highest_severity"),
             "findings": findings,
+            "rule_version": assessment.get("rule_version"),
         }
 
 

@@ -21,12 +21,18 @@ class ErrorBody(serializers.Serializer):
     """Every error: a machine-readable code, a sentence, and field errors (maybe empty).
 
     Some codes add fields: `state` and `allowed_events` (transition_not_allowed), `guard`,
-    `reason`, `source` and `override_allowed` (guideline_guard).
+    `reason`, `source`, `evidence`, `rule_version`, `override_allowed` and `failures`
+    (guideline_guard).
     """
 
     code = serializers.CharField()
     detail = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    rule_version = serializers.CharField(
+        required=False,
+        help_text="guideline_guard: the version of the clinical rule set whose guard refused "
+        "(docs/api.md#rule-versions); each of `failures` carries its own.",
+    )
 
 
 ERRORS: dict[str, str] = {

@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from surveillance.models import SurveillancePlan
 from treatments.models import (
     Course,
     CourseEvent,
@@ -265,6 +266,34 @@ class CourseFactsSerializer(serializers.Serializer):
     ki67_percent = FactSerializer()
 
 
+RULE_VERSION_HELP = (
+    "The version of the clinical rule set that produced this, e.g. 2026.2; null: recorded "
+    "before rule versions were (docs/api.md#rule-versions)."
+)
+
+
+def rule_version_field(**kwargs: Any) -> serializers.CharField:
+    """The read-only ``rule_version`` of whatever the clinical rules produced."""
+    return serializers.CharField(allow_null=True, help_text=RULE_VERSION_HELP, **kwargs)
+
+
+class GuardResultSerializer(serializers.Serializer):
+    """A guard's answer (422 ``failures``, an event's ``warnings`` and ``overridden_guards``)."""
+
+    guard = serializers.CharField()
+    reason = serializers.CharField()
+    source = serializers.CharField()
+    evidence = serializers.CharField()
+    overridable = serializers.BooleanField()
+    blocking = serializers.BooleanField()
+    rule_version = rule_version_field(required=False)
+
+
+@extend_schema_field(GuardResultSerializer(many=True))
+class GuardResultsField(serializers.JSONField):
+    """A stored list of guard results, answered as stored (documented item by item)."""
+
+
 class DueItemSerializer(serializers.Serializer):
     kind = serializers.CharField()
     due_on = serializers.DateField()
@@ -272,12 +301,30 @@ class DueItemSerializer(serializers.Serializer):
     window_end = serializers.DateField(allow_null=True)
     status = serializers.ChoiceField(choices=["upcoming", "due", "overdue"])
     why = serializers.CharField()
+    rule_version = rule_version_field()
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    """The course's surveillance plan: its risk group and rhythm, and the rule set that chose
+    them (docs/clinical-rules.md#default-schedules)."""
+
+    rule_version = rule_version_field()
+
+    class Meta:
+        model = SurveillancePlan
+        fields = [
+            "risk_group", "first_imaging_months", "early_interval_months",
+            "late_interval_months", "duration_years", "symptom_check_months",
+            "symptom_check_months_on_ssa", "anchor_on", "rule_version",
+        ]  # fmt: skip
+        read_only_fields = fields
 
 
 class WarningSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     source = serializers.CharField(required=False)
+    rule_version = rule_version_field(required=False)
 
 
 class CourseSerializer(serializers.ModelSerializer):
@@ -323,17 +370,20 @@ class CourseDetailSerializer(CourseSerializer):
     )
     facts = CourseFactsSerializer(read_only=True)
     warnings = WarningSerializer(many=True, read_only=True, required=False)
+    plan = PlanSerializer(read_only=True, allow_null=True)
 
     class Meta(CourseSerializer.Meta):
         fields = [
             *CourseSerializer.Meta.fields, "due", "allowed_events", "lines", "active_lines",
-            "facts", "warnings",
+            "facts", "warnings", "plan",
         ]  # fmt: skip
         read_only_fields = fields
 
 
 class EventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", read_only=True)
+    overridden_guards = GuardResultsField(read_only=True)
+    warnings = GuardResultsField(read_only=True)
 
     class Meta:
         model = CourseEvent

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from surveillance import schedule, selectors
-from surveillance.models import ScheduledItem
+from surveillance.models import ScheduledItem, SurveillancePlan
 from treatments import machine, services
 from treatments.models import Course, CourseEvent, Patient, PrrtCycle, TreatmentLine
 from treatments.roles import Role, role_of
@@ -43,7 +43,7 @@ from .readlog import log_reads
 def course_queryset(user) -> QuerySet[Course]:
     return (
         courses_visible_to(user)
-        .select_related("patient", "diagnosis", "current_line")
+        .select_related("patient", "diagnosis", "current_line", "plan")
         .prefetch_related(
             Prefetch(
                 "scheduled_items",
@@ -83,7 +83,9 @@ def course_detail_queryset(user) -> QuerySet[Course]:
 # The course row and the detail's child rows, by course id: SQL compiled once per process
 # (api/compiled.py).
 _COURSE_ROW = CompiledQuery(
-    lambda pk: Course.objects.filter(pk=pk).select_related("patient", "diagnosis", "current_line")
+    lambda pk: Course.objects.filter(pk=pk).select_related(
+        "patient", "diagnosis", "current_line", "plan"
+    )
 )
 _ACTIVE_ITEMS = CompiledQuery(
     lambda cid: ScheduledItem.objects.filter(course_id=cid, active=True).order_by("due_on", "kind")
@@ -144,9 +146,19 @@ def due_items_of(course: Course, today: dt.date) -> list[dict]:
                 item.kind, item.due_on, item.window_start, item.window_end, today
             ),
             "why": item.why,
+            "rule_version": item.rule_version,
         }
         for item in getattr(course, "active_items", [])
     ]
+
+
+def plan_of(course: Course) -> SurveillancePlan | None:
+    """The course's plan as selected with it (``select_related("plan")``); None when the
+    course has none yet."""
+    try:
+        return course.plan
+    except SurveillancePlan.DoesNotExist:
+        return None
 
 
 def course_detail(course: Course, warnings: list | None = None) -> dict:
@@ -165,9 +177,15 @@ def course_detail(course: Course, warnings: list | None = None) -> dict:
         active_lines=[line for line in course.lines.all() if line.is_open],
         facts={name: now[name].as_dict() for name in lean.FACT_NAMES},
         warnings=[
-            {"code": w["guard"], "detail": w["reason"], "source": w.get("source", "")}
+            {
+                "code": w["guard"],
+                "detail": w["reason"],
+                "source": w.get("source", ""),
+                "rule_version": w.get("rule_version"),
+            }
             for w in (warnings or [])
         ],
+        plan=plan_of(course),
     )
 
 

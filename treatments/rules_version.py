@@ -24,5 +24,5 @@ from typing import Final
 RULE_VERSION: Final = "2026.2"
 """The clinical rule set in force: version 2 of docs/clinical-rules.md, the first recorded."""
 
-RULE_BOOK_FINGERPRINT: Final = "354bb964735c2aa0412cc27531091e0fc296352bc4b77a1e40456f2284feaedf"
+RULE_BOOK_FINGERPRINT: Final = "47943fcd3f22de9dc2ebc5e98cbaafe6f93dc07a475d1a4fdea5a451b499ef01"
 """SHA-256 of the rule modules' code for ``RULE_VERSION`` (``manage.py rule_book --fingerprint``)."""

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from ..rules_version import RULE_VERSION
+
 AJCC_SOURCE: Final = "AJCC Cancer Staging Manual, 8th edition: jejunum and ileum NET"
 COLON_RECTUM_SOURCE: Final = "AJCC Cancer Staging Manual, 8th edition: colon and rectum NET"
 WHO_SOURCE: Final = "WHO 2019 classification of gastroenteropancreatic neuroendocrine neoplasms"
@@ -116,6 +118,7 @@ class Notice:
             "evidence": self.evidence,
             "overridable": True,
             "blocking": False,
+            "rule_version": RULE_VERSION,
         }
 
 
