@@ -70,7 +70,8 @@ def courses_with_due_items(
 
 
 def schedule_for(course: Course | int, today: dt.date | None = None) -> list[dict[str, Any]]:
-    """The course's due items as dicts (kind, due_on, window, status on ``today``, why, source)."""
+    """The course's due items as dicts (kind, due_on, window, status on ``today``, why, source,
+    rule_version: the rule set that planned the item, None before versions were recorded)."""
     today = today or timezone.localdate()
     rows = ScheduledItem.objects.filter(
         course=course.pk if isinstance(course, Course) else course, active=True
@@ -86,6 +87,7 @@ def schedule_for(course: Course | int, today: dt.date | None = None) -> list[dic
             ),
             "why": row.why,
             "source": row.source,
+            "rule_version": row.rule_version,
         }
         for row in rows
     ]
