@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from alerts import services as alert_services
 from surveillance import services as surveillance_services
+from surveillance.models import ScheduledItem, SurveillancePlan
 from tests import factories
 from tests.admin.conftest import NOW, TODAY, logged_in
 from tests.admin.support import imaging
@@ -19,6 +20,7 @@ from tests.surveillance.test_monitoring import CALM
 from treatments import diagram, machine
 from treatments import services as treatment_services
 from treatments.models import Course
+from treatments.rules_version import RULE_VERSION
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today")]
 
@@ -78,6 +80,20 @@ def test_the_course_page_shows_patient_diagnosis_state_lines_due_items_and_log(
     ]
     assert "receptor-positive liver disease" in text
     assert {a.kind for a in overview.alerts} >= {"decision_pending", "ssa_injection_overdue"}
+
+
+def test_the_course_page_names_the_rule_set_of_the_plan_and_of_each_due_item(
+    as_coordinator, on_ssa
+):
+    ScheduledItem.objects.filter(course=on_ssa, kind="imaging").update(rule_version="2019.9")
+    SurveillancePlan.objects.filter(course=on_ssa).update(rule_version=None)
+
+    text = as_coordinator.get(page(on_ssa)).content.decode()
+
+    rows = dict(re.findall(r'<tr data-kind="(\w+)">.*?<td>([^<]*)</td></tr>', text))
+    assert rows["imaging"] == "2019.9"
+    assert rows["ssa_injection"] == RULE_VERSION
+    assert 'data-rule-version="">(rule set before versioning)' in text
 
 
 def test_the_svg_marks_the_current_state_and_only_it(as_coordinator, on_ssa, course):
