@@ -347,20 +347,20 @@ def print_targets(high: dict, low: dict, posts: dict, queries: dict, c: int) -> 
     print("targets (floors from this run; ratio = slowdown against the floor, PASS when at or "
           "below the target):")  # fmt: skip
     head = (f"{'figure':<36} {'at':<5} {'value':>9} {'floor':>9} {'unit':<6} {'ratio':>6} "
-            f"{'target':>14}  verdict")  # fmt: skip
+            f"{'target':>18}  verdict")  # fmt: skip
     print(head)
     print("-" * len(head))
     for figure, at, value, floor, unit, ratio, target, of in rows:
         ok = ratio <= target
         print(f"{figure:<36} {at:<5} {value:9.2f} {floor:9.2f} {unit:<6} {ratio:6.2f} "
-              f"{'≤ ' + format(target, 'g') + of:>14}  {'PASS' if ok else 'MISS'}")  # fmt: skip
+              f"{'≤ ' + format(target, 'g') + of:>18}  {'PASS' if ok else 'MISS'}")  # fmt: skip
     post_queries = queries["post-event"]["queries"]
     print(f"{'POST event rate':<36} {'c=' + str(POST_CONCURRENCY):<5} {post.rps:9.2f} "
           f"{post_floor.rps:9.2f} {'ev/s':<6} {post_floor.rps / post.rps:6.2f} "
-          f"{'≥ ' + format(TARGET_POST_RATE, 'g') + ' ev/s':>14}  "
+          f"{'≥ ' + format(TARGET_POST_RATE, 'g') + ' ev/s':>18}  "
           f"{'PASS' if post.rps >= TARGET_POST_RATE else 'MISS'}")  # fmt: skip
     print(f"{'POST event queries':<36} {'-':<5} {post_queries:9d} {'-':>9} {'SQL':<6} "
-          f"{'-':>6} {'≤ ' + str(TARGET_POST_QUERIES):>14}  "
+          f"{'-':>6} {'≤ ' + str(TARGET_POST_QUERIES):>18}  "
           f"{'PASS' if post_queries <= TARGET_POST_QUERIES else 'MISS'}")  # fmt: skip
     print(f"(POST event: floor = raw-detail at c={POST_CONCURRENCY} in the same rounds; "
           f"CPU per event app {fmt(post.cpu_ms('app'), 2)} ms + db {fmt(post.cpu_ms('db'), 2)} "
