@@ -56,6 +56,7 @@ from treatments.machine import (
     target_state,
 )
 from treatments.payloads import validate_data
+from treatments.rules_version import RULE_VERSION
 
 
 def failed(decision: Decision) -> list[str]:
@@ -585,7 +586,7 @@ def test_a_decision_is_not_overridable_when_any_failure_is_not():
     assert not dataclasses.replace(base, failures=(soft, hard)).overridable
 
 
-def test_a_guard_result_serialises_with_its_reason_source_and_evidence():
+def test_a_guard_result_serialises_with_its_reason_source_evidence_and_rule_set():
     result = next(g for g in GUARDS[EventType.PRRT_STARTED] if g.name == "prrt_line_position")
     result = result.result()
     as_dict = result.as_dict()
@@ -596,6 +597,7 @@ def test_a_guard_result_serialises_with_its_reason_source_and_evidence():
         "evidence": result.evidence,
         "overridable": True,
         "blocking": True,
+        "rule_version": RULE_VERSION,
     }
     json.dumps(as_dict)
 
