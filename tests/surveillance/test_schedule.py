@@ -45,6 +45,7 @@ from surveillance.schedule import (
     validate_symptom_answers,
 )
 from treatments.machine import State
+from treatments.rules_version import RULE_VERSION
 
 SURGERY = date(2025, 3, 10)
 STANDARD = default_plan(RiskGroup.STANDARD)
@@ -608,6 +609,7 @@ def test_items_are_sorted_by_due_date_then_kind_and_serialise_with_iso_dates() -
         "status": "upcoming",
         "why": items[0].why,
         "source": items[0].source,
+        "rule_version": RULE_VERSION,
     }
     assert items[1].as_dict()["window_end"] is None
     assert DueItem.Kind is Kind
