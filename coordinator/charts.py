@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -114,6 +115,9 @@ _STATE_COLOURS = {
 _RC = {
     "svg.hashsalt": "netcare-course-charts",
     "svg.fonttype": "none",
+    # Labels carry free text (a planned operation's name): "$...$" in it is text, never
+    # mathtext, which would redraw it or fail to parse it.
+    "text.parse_math": False,
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
     "font.size": 9,
@@ -127,6 +131,8 @@ _WIDTH_IN = 10.0
 # so a threaded server never mixes two charts' settings.
 _DRAWING = threading.Lock()
 SVG_NS = "http://www.w3.org/2000/svg"
+# Characters XML 1.0 refuses in a document (all controls but tab, LF and CR).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 XLINK_NS = "http://www.w3.org/1999/xlink"
 
 
@@ -483,10 +489,13 @@ def _svg(figure: Figure, chart_id: str, title: str, description: str) -> str:
 
 def _inline(svg: str, chart_id: str, title: str, description: str) -> str:
     """Prefix every id (and each reference to one) with ``chart_id``, scope the style
-    element to this chart, drop the fixed size (the viewBox keeps the proportions) and add
-    ``role="img"`` with a ``<title>`` and ``<desc>``."""
+    element to this chart, write a label's control characters as U+FFFD, drop the fixed
+    size (the viewBox keeps the proportions) and add ``role="img"`` with a ``<title>`` and
+    ``<desc>``."""
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", XLINK_NS)
+    # matplotlib writes a label's control characters as they are, which XML 1.0 cannot hold.
+    svg = _NOT_XML.sub("\ufffd", svg)
     root = ET.fromstring(svg)  # noqa: S314 (our own matplotlib output, not outside input)
     for metadata in root.findall(f"{{{SVG_NS}}}metadata"):
         root.remove(metadata)

@@ -667,7 +667,8 @@ def index(
 def export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The worklist, with the page's filters, as a CSV or Excel download (GET).
 
-    One read-log row per patient it names (503 if they cannot be written); 400
+    One read-log row per patient it names (503 ``read_log_unavailable`` if they cannot be
+    written); 400
     ``invalid_format`` for a format other than csv or xlsx, 400 ``invalid_filter`` for an
     unknown filter value, 403 for a user the worklist is not for.
     """
@@ -697,6 +698,9 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     response["Content-Disposition"] = ready.disposition
     try:
         log_reads(request, shown.patient_ids())
-    except ReadLogUnavailable as refused:  # fails closed, as the pages do
-        return HttpResponse(str(refused.detail), status=refused.status_code)
+    except ReadLogUnavailable as refused:  # fails closed, as the lists' exports do
+        return JsonResponse(
+            {"code": refused.default_code, "detail": str(refused.detail)},
+            status=refused.status_code,
+        )
     return response

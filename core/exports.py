@@ -5,15 +5,25 @@ and the worklist's) build a :class:`tablib.Dataset` and call :func:`render`; thi
 decides only how a cell is written.
 
 Formula injection: a spreadsheet program runs a cell that starts with ``=``, ``+``, ``-`` or
-``@`` (and some also one starting with a tab or a carriage return) as a formula, so a patient
-named ``=HYPERLINK(...)`` could run one on the coordinator's machine. Every such text cell is
-written with a leading apostrophe, which makes it text; numbers stay numbers. Source: OWASP,
-"CSV Injection" (https://owasp.org/www-community/attacks/CSV_Injection).
+``@`` (and some also one starting with a tab, a carriage return or a NUL) as a formula, so a
+patient named ``=HYPERLINK(...)`` could run one on the coordinator's machine. Every such text
+cell is written with a leading apostrophe, which makes it text; numbers stay numbers. Sources:
+OWASP, "CSV Injection" (https://owasp.org/www-community/attacks/CSV_Injection), and OWASP
+ASVS 5.0, requirement 1.2.10. The check is made after what a program may skip or an
+attacker may put first: blanks of any kind, line breaks and opening double quotes; the full-width
+forms of the four signs count as the signs. Every CSV field is quoted, so a separator inside
+a value (a ``;`` read as one by a spreadsheet set to another locale) cannot start a cell.
+
+Control characters other than tab, line feed and carriage return, and lone surrogates, are
+written as U+FFFD: an Excel file (XML 1.0) cannot hold them, and a name pasted with one would
+otherwise make the export fail. Both formats write the same text.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,8 +31,15 @@ from typing import Any, Final
 
 import tablib
 
-# The first characters that make a spreadsheet read a cell as a formula (OWASP).
-FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
+# The first characters that make a spreadsheet read a cell as a formula (OWASP; ASVS 5.0
+# 1.2.10 adds NUL), with the full-width forms of the four signs.
+FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00", "＝", "＋", "－", "＠")
+# What may come before the trigger and still leave a formula: blanks, line breaks, double
+# quotes, and what an unwritable character became. (A leading apostrophe already makes text.)
+_SKIPPED: Final = re.compile('[\\s"\ufffd]*')
+# Control characters an Excel file cannot hold (all but tab, LF, CR) and lone surrogates.
+_UNWRITABLE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+REPLACEMENT: Final = "\ufffd"
 # Formats offered, with the media type each is served as.
 CONTENT_TYPES: Final[dict[str, str]] = {
     "csv": "text/csv; charset=utf-8",
@@ -42,8 +59,10 @@ def safe_cell(value: Any) -> Cell:
 
     ``None`` -> ``""``; booleans, integers, floats and decimals stay numbers (``-2`` is the
     number minus two, not a formula); dates stay dates; a datetime with a time zone becomes its
-    ISO 8601 text (Excel has no time zones); anything else becomes ``str(value)``, and a text
-    starting with one of :data:`FORMULA_TRIGGERS` is prefixed with ``'``.
+    ISO 8601 text (Excel has no time zones); anything else becomes ``str(value)``, its control
+    characters (but tab, LF, CR) and lone surrogates replaced with U+FFFD, and a text starting
+    with one of :data:`FORMULA_TRIGGERS`, also after blanks, line breaks or double quotes, is
+    prefixed with ``'``. Idempotent: a safe cell stays as it is.
     """
     if value is None:
         return ""
@@ -55,6 +74,9 @@ def safe_cell(value: Any) -> Cell:
         return value
     text = str(value)
     if text.startswith(FORMULA_TRIGGERS):
+        return "'" + _UNWRITABLE.sub(REPLACEMENT, text)
+    text = _UNWRITABLE.sub(REPLACEMENT, text)
+    if text[_SKIPPED.match(text).end() :].startswith(FORMULA_TRIGGERS):
         return "'" + text
     return text
 
@@ -76,7 +98,7 @@ def render(data: tablib.Dataset, fmt: str) -> bytes:
     """``data`` written as ``fmt`` (``"csv"`` or ``"xlsx"``), cells made safe again on the way.
 
     CSV is UTF-8 with a byte-order mark, so spreadsheet programs read accents and symbols
-    right. Raises :class:`UnknownFormat` for any other ``fmt``.
+    right, every field quoted. Raises :class:`UnknownFormat` for any other ``fmt``.
     """
     if fmt not in CONTENT_TYPES:
         raise UnknownFormat(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
@@ -85,7 +107,7 @@ def render(data: tablib.Dataset, fmt: str) -> bytes:
     for row in data:
         safe.append([safe_cell(value) for value in row])
     if fmt == "csv":
-        return ("\ufeff" + safe.export("csv")).encode("utf-8")
+        return ("\ufeff" + safe.export("csv", quoting=csv.QUOTE_ALL)).encode("utf-8")
     return safe.export("xlsx")
 
 

@@ -33,6 +33,7 @@ from django.core.exceptions import (
     FieldDoesNotExist,
     ObjectDoesNotExist,
     PermissionDenied,
+    SuspiciousOperation,
     ValidationError,
 )
 from django.db import models
@@ -264,6 +265,19 @@ class TeamScopedAdmin(admin.ModelAdmin):
 
     # -- lists -------------------------------------------------------------------------------
 
+    def get_changelist_instance(self, request: HttpRequest):
+        """Django's, with a date filter out of the calendar's range refused as a bad filter.
+
+        Django turns a malformed ``<date_hierarchy>__year`` into ``IncorrectLookupParameters``
+        but lets a year too large for an int (``OverflowError``) or one whose next year does
+        not exist (``9999``: ``ValueError``) through as a 500; the list and its export now
+        answer them as any unknown filter value.
+        """
+        try:
+            return super().get_changelist_instance(request)
+        except (OverflowError, ValueError) as refused:
+            raise IncorrectLookupParameters(refused) from refused
+
     def changelist_view(self, request, extra_context=None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", None) or {}
@@ -309,8 +323,9 @@ class TeamScopedAdmin(admin.ModelAdmin):
         """The list as a download (GET): the rows its filters, search and ordering select.
 
         400 ``invalid_format`` for a format other than csv or xlsx, 400 ``invalid_filter`` for
-        a filter the list refuses, 400 ``export_too_large`` past ``EXPORT_MAX_ROWS``, 403
-        without the view permission, 503 when the read log cannot be written.
+        a filter the list refuses (an unknown value, or a lookup or ``_to_field`` the admin does
+        not allow), 400 ``export_too_large`` past ``EXPORT_MAX_ROWS``, 403 without the view
+        permission, 503 ``read_log_unavailable`` when the read log cannot be written.
         """
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])
@@ -324,19 +339,22 @@ class TeamScopedAdmin(admin.ModelAdmin):
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
             return _refusal("invalid_filter", "A filter of this list has a value it does not know.")
+        except SuspiciousOperation:  # DisallowedModelAdminLookup, DisallowedModelAdminToField
+            return _refusal("invalid_filter", "This list cannot be filtered that way.")
         rows = list(changelist.queryset[: EXPORT_MAX_ROWS + 1])
         if len(rows) > EXPORT_MAX_ROWS:
             return _refusal(
                 "export_too_large",
                 f"More than {EXPORT_MAX_ROWS} rows: narrow the list with its filters first.",
             )
-        return self.logged(
-            request,
-            export_response(
-                self.export_dataset(request, rows), fmt, str(self.model._meta.verbose_name_plural)
-            ),
-            rows,
+        response = export_response(
+            self.export_dataset(request, rows), fmt, str(self.model._meta.verbose_name_plural)
         )
+        try:
+            log_reads(request, self.patient_ids(rows))
+        except ReadLogUnavailable as refused:  # fails closed, with the API's code
+            return read_log_refusal(refused)
+        return response
 
     # -- the read-access log -----------------------------------------------------------------
 
@@ -368,6 +386,15 @@ class TeamScopedAdmin(admin.ModelAdmin):
 
 def _refusal(code: str, detail: str) -> JsonResponse:
     return JsonResponse({"code": code, "detail": detail}, status=400)
+
+
+def read_log_refusal(refused: ReadLogUnavailable) -> JsonResponse:
+    """An export's answer when its reads cannot be logged: 503 with the API's code and body
+    (``{"code": "read_log_unavailable", "detail": ...}``); no row of the file is sent."""
+    return JsonResponse(
+        {"code": refused.default_code, "detail": str(refused.detail)},
+        status=refused.status_code,
+    )
 
 
 def export_response(data: tablib.Dataset, fmt: str, stem: str) -> HttpResponse:
