@@ -352,7 +352,7 @@ def print_targets(high: dict, low: dict, posts: dict, queries: dict, c: int) -> 
     print("-" * len(head))
     for figure, at, value, floor, unit, ratio, target, of in rows:
         ok = ratio <= target
-        print(f"{figure:<36} {at:<5} {value:9.2f} {floor:9.2f} {unit:<6} {ratio:6.2f} "
+        print(f"{figure:<36} {at:<5} {value:9.2f} {floor:9.2f} {unit:<6} {ratio:6.3f} "
               f"{'≤ ' + format(target, 'g') + of:>18}  {'PASS' if ok else 'MISS'}")  # fmt: skip
     post_queries = queries["post-event"]["queries"]
     print(f"{'POST event rate':<36} {'c=' + str(POST_CONCURRENCY):<5} {post.rps:9.2f} "
