@@ -12,7 +12,10 @@ previous address stops working (rotation).
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -31,6 +34,7 @@ from treatments.selectors import patients_visible_to
 
 from .. import permissions as perms
 from ..base import ApiView
+from ..middleware import unavailable
 from ..readlog import log_reads
 from ..throttling import ScopedRateThrottle
 from . import services
@@ -40,6 +44,8 @@ CALENDAR_CONTENT_TYPE = "text/calendar; charset=utf-8"
 # What the read log keeps as the endpoint of a feed read: the path without its secret.
 FEED_ENDPOINT = "/api/v1/calendar/{secret}.ics"
 TAGS = ["calendar"]
+# Django's own request logger: a refused feed read is logged there, without its secret.
+request_log = logging.getLogger("django.request")
 
 
 class CalendarUrl(serializers.Serializer):
@@ -144,6 +150,40 @@ class CalendarFeedView(ApiView):
             )
         },
     )
+    def finalize_response(self, request: Request, response, *args, **kwargs):
+        """Every refusal (404, 429, 503...) logged as Django would, with the path's secret
+        replaced by ``{secret}``: Django's own line names the path, and the address of a live
+        feed (throttled, or its read not logged) is its credential."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and not getattr(response, "_has_been_logged", False):
+            log = request_log.error if response.status_code >= 500 else request_log.warning
+            log(
+                "%s: %s",
+                response.reason_phrase,
+                FEED_ENDPOINT,
+                extra={"status_code": response.status_code},
+            )
+            response._has_been_logged = True
+        return response
+
+    def handle_exception(self, exc: Exception):
+        """An API error as usual; a lost database the usual 503 ``unavailable``; anything
+        else a 500 ``server_error`` logged with the traceback but without the request (whose
+        path holds the secret)."""
+        try:
+            return super().handle_exception(exc)
+        except (OperationalError, InterfaceError):
+            return unavailable(self.request)  # the database is gone: 503, as everywhere
+        except Exception:
+            request_log.exception(
+                "Internal Server Error: %s", FEED_ENDPOINT, extra={"status_code": 500}
+            )
+            response = JsonResponse(
+                {"code": "server_error", "detail": "Internal server error."}, status=500
+            )
+            response._has_been_logged = True
+            return response
+
     def get(self, request: Request, token: str) -> HttpResponse:
         feed = services.live_feed(token)
         if feed is None:

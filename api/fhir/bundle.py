@@ -11,6 +11,7 @@ course's words to codes are in ``api.fhir.codes``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
@@ -126,11 +127,27 @@ def resource_id(kind: str, pk: object) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{kind}:{pk}"))
 
 
+# What a FHIR string may not hold: its regex is [ \r\n\t\S]+ (FHIR R4, "Primitive Types",
+# string), read with Java's \s, which counts vertical tab and form feed as blanks; every
+# control character but tab, LF and CR is out.
+_NOT_FHIR_STRING = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _text(value: object) -> str | None:
+    """Text of the record as a FHIR string: control characters a FHIR string may not hold
+    written as U+FFFD, blanks at either end removed (FHIR strings are trimmed); None when
+    nothing is left (FHIR strings may not be empty)."""
+    if value is None:
+        return None
+    return _NOT_FHIR_STRING.sub("\ufffd", str(value)).strip() or None
+
+
 def _concept(*coded: Code | None, text: str | None = None) -> dict[str, Any]:
     concept: dict[str, Any] = {}
     codings = [{"system": c.system, "code": c.code, "display": c.display} for c in coded if c]
     if codings:
         concept["coding"] = codings
+    text = _text(text)
     if text:
         concept["text"] = text
     return concept
@@ -229,13 +246,16 @@ class _Builder:
                             }
                         ]
                     },
-                    "value": p.mrn or None,
-                    "assigner": {"display": p.clinic} if p.clinic else None,
+                    "value": _text(p.mrn),
+                    "assigner": {"display": _text(p.clinic)} if _text(p.clinic) else None,
                 }
             ],
             # FHIR strings may not be empty: a blank name part is left out.
             name=[
-                {"family": p.family_name or None, "given": [p.given_name] if p.given_name else None}
+                {
+                    "family": _text(p.family_name),
+                    "given": [_text(p.given_name)] if _text(p.given_name) else None,
+                }
             ],
             gender=p.sex,
             birthDate=_date(p.birth_date),
@@ -644,7 +664,7 @@ class _Builder:
             performedDateTime=_date(day),
             reasonReference=[self.condition_ref],
             bodySite=[body_site] if body_site else None,
-            note=[{"text": note}] if note else None,
+            note=[{"text": _text(note)}] if _text(note) else None,
         )
         self.add(kind, pk, resource)
 
@@ -668,7 +688,7 @@ class _Builder:
                         if status == schedule.Status.UPCOMING
                         else "not-started",
                         "statusReason": _concept(text=str(status)),
-                        "description": item.why or None,
+                        "description": _text(item.why),
                         "scheduledTiming": {
                             "event": [_date(item.due_on)],
                             "repeat": {"boundsPeriod": window},
