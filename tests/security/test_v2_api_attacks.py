@@ -438,3 +438,13 @@ def test_a_feed_read_that_fails_is_answered_with_its_code_and_logged_without_the
         assert token not in record.getMessage()
         assert token not in repr(getattr(record, "request", ""))
         assert token not in repr(record.args)
+
+
+@pytest.mark.parametrize("which", [["--course", "{course}"], ["--team", "{team}"]])
+def test_export_fhir_to_a_file_it_cannot_write_is_a_command_error(course, tmp_path, which):
+    from django.core.management import CommandError, call_command
+
+    args = [a.format(course=course.pk, team=course.care_team_id) for a in which]
+    for out in (tmp_path / "missing" / "x.json", tmp_path):  # no such folder; a folder
+        with pytest.raises(CommandError, match="Cannot write"):
+            call_command("export_fhir", *args, "--out", str(out), "--quiet")

@@ -62,7 +62,7 @@ class Command(BaseCommand):
         ids = list(courses.values_list("pk", flat=True))
         show = not quiet and sys.stderr.isatty()
         with (
-            open(out, "w", encoding="utf-8") as stream,
+            _open(out) as stream,
             tqdm(total=len(ids), unit="course", file=sys.stderr, disable=not show) as bar,
         ):
             for start in range(0, len(ids), BATCH):
@@ -77,9 +77,17 @@ class Command(BaseCommand):
                 self.stdout.write(line)
             return
         stream: IO[str]
-        with open(out, "w", encoding="utf-8") as stream:
+        with _open(out) as stream:
             for line in lines:
                 stream.write(line + "\n")
+
+
+def _open(out: str) -> IO[str]:
+    """``out`` opened for writing (UTF-8); CommandError, not a traceback, if it cannot be."""
+    try:
+        return open(out, "w", encoding="utf-8")
+    except OSError as refused:
+        raise CommandError(f"Cannot write {out}: {refused.strerror}.") from None
 
 
 def _find_team(name: str) -> CareTeam:
