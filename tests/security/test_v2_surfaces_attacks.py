@@ -496,3 +496,45 @@ def test_a_thousand_points_on_one_day_with_today_the_day_of_surgery_still_draw(c
         assert root.get("role") == "img"
     marks = ET.fromstring(charts.markers_svg(data))  # noqa: S314
     assert len([e for e in marks.iter() if "point-lab-" in e.get("id", "")]) == count
+
+
+@pytest.mark.parametrize("year", ["99999999999999999999", "9999", "0", "-1", "²"])
+def test_a_list_page_with_a_year_out_of_range_is_the_lists_error_page_not_a_500(
+    coordinator, hostile_team, year
+):
+    for url in ("/admin/treatments/course/", "/admin/treatments/patient/"):
+        field = "opened_on" if "course" in url else "created_at"
+        response = logged_in(coordinator).get(url, {f"{field}__year": year})
+
+        # Django's own answer to a filter it cannot read: back to the list with ?e=1.
+        assert response.status_code == 302, (url, year, response.status_code)
+        assert response["Location"].endswith("?e=1")
+
+
+def test_hostile_names_are_text_on_the_worklist_and_the_course_page(clinician, coordinator, team_a):
+    team_a.name = "<script>alert('team')</script>"
+    team_a.save()
+    course = factories.register(
+        clinician, team_a, family_name="<img src=x onerror=alert(1)>", given_name="</svg><b>"
+    )
+    for kind, data, on in (
+        ("recurrence_detected", {"site": "liver", "resectable": True}, dt.date(2026, 8, 20)),
+        ("resection_started", {"procedure": "<script>alert(2)</script>"}, dt.date(2026, 9, 1)),
+    ):
+        treatment_services.record_event(
+            course=course, type=kind, occurred_on=on, data=data, actor=clinician, reason="<i>"
+        )
+    client = logged_in(coordinator)
+
+    pages = [
+        client.get("/admin/"),
+        client.get("/admin/", {"care_team": team_a.pk}),
+        client.get(reverse("admin:treatments_course_change", args=[course.pk])),
+        client.get("/admin/treatments/course/"),
+    ]
+
+    for page in pages:
+        html = page.content.decode()
+        assert page.status_code == 200
+        for raw in ("<script>alert(", "<img src=x", "</svg><b>"):
+            assert raw not in html, (page.request["PATH_INFO"], raw)
