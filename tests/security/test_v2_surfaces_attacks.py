@@ -538,3 +538,21 @@ def test_hostile_names_are_text_on_the_worklist_and_the_course_page(clinician, c
         assert page.status_code == 200
         for raw in ("<script>alert(", "<img src=x", "</svg><b>"):
             assert raw not in html, (page.request["PATH_INFO"], raw)
+
+
+def test_an_export_whose_read_cannot_be_logged_answers_the_apis_code(
+    coordinator, hostile_team, monkeypatch
+):
+    from django.db import DatabaseError
+
+    def refuse(*args, **kwargs):
+        raise DatabaseError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+
+    for url in (reverse(COURSES, args=["xlsx"]), reverse(WORKLIST, args=["csv"])):
+        response = logged_in(coordinator).get(url)
+
+        assert response.status_code == 503, url
+        assert response.json()["code"] == "read_log_unavailable"
+        assert "Content-Disposition" not in response
