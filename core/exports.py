@@ -40,6 +40,9 @@ _SKIPPED: Final = re.compile('[\\s"\ufffd]*')
 # Control characters an Excel file cannot hold (all but tab, LF, CR) and lone surrogates.
 _UNWRITABLE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 REPLACEMENT: Final = "\ufffd"
+# The most characters an Excel cell holds (Microsoft, "Excel specifications and limits"): a
+# longer text (a provider's error page kept as a reminder's last error) is cut, marked "…".
+MAX_CELL_CHARS: Final = 32_767
 # Formats offered, with the media type each is served as.
 CONTENT_TYPES: Final[dict[str, str]] = {
     "csv": "text/csv; charset=utf-8",
@@ -62,7 +65,8 @@ def safe_cell(value: Any) -> Cell:
     ISO 8601 text (Excel has no time zones); anything else becomes ``str(value)``, its control
     characters (but tab, LF, CR) and lone surrogates replaced with U+FFFD, and a text starting
     with one of :data:`FORMULA_TRIGGERS`, also after blanks, line breaks or double quotes, is
-    prefixed with ``'``. Idempotent: a safe cell stays as it is.
+    prefixed with ``'``; a text longer than :data:`MAX_CELL_CHARS` is cut to it, ending with
+    ``…``. Idempotent: a safe cell stays as it is.
     """
     if value is None:
         return ""
@@ -74,10 +78,13 @@ def safe_cell(value: Any) -> Cell:
         return value
     text = str(value)
     if text.startswith(FORMULA_TRIGGERS):
-        return "'" + _UNWRITABLE.sub(REPLACEMENT, text)
-    text = _UNWRITABLE.sub(REPLACEMENT, text)
-    if text[_SKIPPED.match(text).end() :].startswith(FORMULA_TRIGGERS):
-        return "'" + text
+        text = "'" + _UNWRITABLE.sub(REPLACEMENT, text)
+    else:
+        text = _UNWRITABLE.sub(REPLACEMENT, text)
+        if text[_SKIPPED.match(text).end() :].startswith(FORMULA_TRIGGERS):
+            text = "'" + text
+    if len(text) > MAX_CELL_CHARS:
+        text = text[: MAX_CELL_CHARS - 1] + "…"
     return text
 
 

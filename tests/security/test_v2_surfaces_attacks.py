@@ -148,6 +148,22 @@ def test_a_control_character_is_replaced_so_the_excel_file_can_be_written(text):
     )
 
 
+@pytest.mark.parametrize("text", ["x" * 40_000, "=" + "x" * 40_000, "x" * exports.MAX_CELL_CHARS])
+def test_a_text_longer_than_an_excel_cell_is_cut_to_fit_in_both_formats(text):
+    data = exports.dataset(["last error"], [[text]])
+
+    xlsx_value = xlsx_table(exports.render(data, "xlsx"))[1][0].value
+    csv_value = csv_table(exports.render(data, "csv"))[1][0]
+
+    assert xlsx_value == csv_value
+    assert len(xlsx_value) <= 32_767  # Excel's limit; past it Excel "repairs" the file
+    if len(text) > 32_767:
+        assert xlsx_value.endswith("…")
+    else:
+        assert xlsx_value == text
+    assert not runs_as_formula(xlsx_value)
+
+
 def test_a_lone_surrogate_is_replaced_not_a_crash():
     data = exports.dataset(["name"], [["Ana\ud800"]])
 
