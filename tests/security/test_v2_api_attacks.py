@@ -127,7 +127,7 @@ def test_a_fhir_export_that_cannot_be_logged_is_a_503_without_the_bundle(
     def refuse(*args, **kwargs):
         raise DatabaseError("could not extend file: No space left on device")
 
-    monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+    monkeypatch.setattr("api.readlog._insert_rows", refuse)
     response = client.get(f"/api/v1/courses/{course.pk}/fhir/")
 
     assert response.status_code == 503
@@ -380,7 +380,7 @@ def test_a_live_secret_never_reaches_the_applications_log(feed_path, caplog, mon
             raise DatabaseError("could not extend file: No space left on device")
 
         cache.clear()
-        monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+        monkeypatch.setattr("api.readlog._insert_rows", refuse)
         refused = client.get(feed_path)
 
     assert statuses[-1] == 429 and refused.status_code == 503
@@ -448,3 +448,17 @@ def test_export_fhir_to_a_file_it_cannot_write_is_a_command_error(course, tmp_pa
     for out in (tmp_path / "missing" / "x.json", tmp_path):  # no such folder; a folder
         with pytest.raises(CommandError, match="Cannot write"):
             call_command("export_fhir", *args, "--out", str(out), "--quiet")
+
+
+def test_an_idempotency_key_never_stores_or_replays_a_feeds_secret(api, patient_user, course):
+    from api.models import IdempotencyRecord
+
+    client = api(patient_user)
+    first = client.post(ME, HTTP_IDEMPOTENCY_KEY="same-key")
+    second = client.post(ME, HTTP_IDEMPOTENCY_KEY="same-key")
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json()["url"] != second.json()["url"]  # a new address each time, as documented
+    assert APIClient().get(urlsplit(first.json()["url"]).path).status_code == 404
+    stored = json.dumps(list(IdempotencyRecord.objects.values()), default=str)
+    assert secret(urlsplit(second.json()["url"]).path) not in stored
