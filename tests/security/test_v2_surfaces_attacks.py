@@ -547,6 +547,8 @@ def test_hostile_names_are_text_on_the_worklist_and_the_course_page(clinician, c
         client.get("/admin/", {"care_team": team_a.pk}),
         client.get(reverse("admin:treatments_course_change", args=[course.pk])),
         client.get("/admin/treatments/course/"),
+        # A search echoed into the page's export links and search box.
+        client.get("/admin/treatments/course/", {"q": '"><script>alert(3)</script>'}),
     ]
 
     for page in pages:
@@ -564,7 +566,7 @@ def test_an_export_whose_read_cannot_be_logged_answers_the_apis_code(
     def refuse(*args, **kwargs):
         raise DatabaseError("could not extend file: No space left on device")
 
-    monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+    monkeypatch.setattr("api.readlog._insert_rows", refuse)
 
     for url in (reverse(COURSES, args=["xlsx"]), reverse(WORKLIST, args=["csv"])):
         response = logged_in(coordinator).get(url)
