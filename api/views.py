@@ -17,6 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.errors import NotFound as DomainNotFound
 from surveillance import schedule, selectors
 from surveillance.models import ScheduledItem, SurveillancePlan
 from treatments import machine, services
@@ -277,29 +278,59 @@ class CourseEventsView(ApiView):
     @extend_schema(request=s.EventCreateSerializer, responses={201: s.EventCreatedSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        course = visible_course(request.user, pk)
         body = s.EventCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            visible_course(request.user, pk)  # a course out of reach is a 404 before all else
+            raise ValidationError(body.errors)
         data = body.validated_data
-        recorded = services.record_event(
-            course=course,
-            type=data["type"],
-            occurred_on=data["occurred_on"],
-            data=data.get("data") or {},
-            actor=request.user,
-            reason=data.get("reason", ""),
-            override=data.get("override", False),
-            override_reason=data.get("override_reason", ""),
-            expected_version=data.get("expected_version"),
-            correction=data.get("correction", False),
-        )
-        fresh = load_course_detail(request.user, course.pk)
-        event = recorded.event  # written just now by this user: no need to read it back
+        course_id = as_bigint(pk)
+        if course_id is None:
+            raise NotFound()
+        try:
+            recorded = _record_visible_event(request, course_id, data)
+        except DomainNotFound:
+            raise NotFound() from None  # missing or another team's: the same answer
+        course = _recorded_course(request.user, recorded)
         log_reads(request, [course.patient_id])  # the answer carries the patient's course
         return Response(
-            {"event": lean.event_from_instance(event), "course": course_detail(fresh)},
+            {"event": lean.event_from_instance(recorded.event), "course": course_detail(course)},
             status=status.HTTP_201_CREATED,
         )
+
+
+def _record_visible_event(request: Request, course_id: int, data: dict) -> services.Recorded:
+    """``record_event`` on course ``course_id`` if the user may see it: the scope is checked by
+    the statement that locks the course (core.errors.NotFound otherwise)."""
+    return services.record_event(
+        course=course_id,
+        within=courses_visible_to(request.user),
+        type=data["type"],
+        occurred_on=data["occurred_on"],
+        data=data.get("data") or {},
+        actor=request.user,
+        reason=data.get("reason", ""),
+        override=data.get("override", False),
+        override_reason=data.get("override_reason", ""),
+        expected_version=data.get("expected_version"),
+        correction=data.get("correction", False),
+    )
+
+
+def _recorded_course(user, recorded: services.Recorded) -> Course:
+    """The course after ``recorded``, as ``load_course_detail`` gives it, built from the rows
+    the write already holds: the locked course row (patient, diagnosis, current line), its
+    lines and cycles and its status updates when the event left them as read (``Recorded``).
+    Read afresh: the active due items (the re-plan may have moved them) and the plan (when
+    the answer asks for it). Otherwise, the whole course is read again."""
+    course = recorded.course
+    if recorded.lines is None or recorded.status_updates is None:
+        return load_course_detail(user, course.pk)
+    course.active_items = list(_ACTIVE_ITEMS.run(course.pk))
+    for line in recorded.lines:
+        line.course = course
+    attach_prefetched(course, "lines", recorded.lines)
+    course.status_updates = recorded.status_updates
+    return course
 
 
 def _history_entry(entry: selectors.AuditEntry) -> dict:

@@ -24,7 +24,7 @@ START = dt.date(2026, 3, 2)
 
 # family: (events that bring the course where the event can be recorded, the event, ceiling)
 FAMILIES = {
-    "symptom report (re-plans nothing)": ([], ("symptoms_reported", {}), 9),
+    "symptom report (re-plans nothing)": ([], ("symptoms_reported", {}), 6),
     "status update (re-plans the status kinds)": (
         [],
         ("status_updated", {"carcinoid_syndrome": True}),

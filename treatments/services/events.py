@@ -24,21 +24,31 @@ from core.errors import (
 )
 
 from .. import domain_events, machine, payloads, staging
-from ..models import Course, CourseEvent
+from ..models import Course, CourseEvent, TreatmentLine
 from ..roles import may_override_guards
 from .common import missing_reasons, today
-from .facts import course_facts, course_facts_and_later
+from .facts import course_facts, read_facts
 from .lines import move_lines
 from .procedures import apply_procedure
 
 
 @dataclass
 class Recorded:
-    """A recorded event, the course after it, and the guards' warnings (GuardResult dicts)."""
+    """A recorded event, the course after it, and the guards' warnings (GuardResult dicts).
+
+    ``lines`` and ``status_updates`` are what the write read under the lock, still true after
+    it, so that an answer need not read them again: the course's TreatmentLine rows in number
+    order with their PRRT cycles prefetched (None when the event ended, changed, opened a line
+    or gave a cycle), and its status_updated events in sequence order, this one included
+    (rows or instances with ``seq``, ``occurred_on`` and ``data``, as
+    ``facts.current_facts`` takes them). Both are None when the write did not read them.
+    """
 
     event: CourseEvent
     course: Course
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[TreatmentLine] | None = None
+    status_updates: list[Any] | None = None
 
 
 def _refuse_if_not_allowed(course: Course, facts: machine.CourseFacts, type: str) -> None:
@@ -134,6 +144,7 @@ def record_event(
     expected_version: int | None = None,
     correction: bool = False,
     source: models.Model | None = None,
+    within: models.QuerySet[Course] | None = None,
 ) -> Recorded:
     """Apply one clinical event to a course (docs/architecture.md#the-event-flow).
 
@@ -161,7 +172,9 @@ def record_event(
        the domain event is published (subscribers in the transaction or on commit). An event
        naming a line that is not open, or none among several, is a 400 on "data.line".
 
-    NotFound when there is no such course. ``source`` is the record (a study, a symptom
+    NotFound when there is no such course, or when it is not among ``within`` (a queryset of
+    the courses the caller may see, ``treatments.selectors.courses_visible_to``): the scope is
+    checked by the same statement that locks the row. ``source`` is the record (a study, a symptom
     check) the event came from, if any.
     """
     course_id = course.pk if isinstance(course, Course) else course
@@ -174,7 +187,8 @@ def record_event(
         # the course row needs locking.
         try:
             locked = (
-                Course.objects.select_for_update(of=("self",))
+                (Course.objects.all() if within is None else within)
+                .select_for_update(of=("self",))
                 .select_related("diagnosis", "surgery", "current_line", "patient")
                 .get(pk=course_id)
             )
@@ -183,8 +197,9 @@ def record_event(
         if not isinstance(type, str) or type not in payloads.EVENT_TYPES:
             raise InvalidInput({"type": [payloads.UNKNOWN_TYPE]})
         dated = isinstance(occurred_on, dt.date) and not isinstance(occurred_on, dt.datetime)
-        if dated:
-            facts, later_on = course_facts_and_later(locked, type, occurred_on)
+        read = read_facts(locked, type, occurred_on) if dated else None
+        if read is not None:
+            facts, later_on = read.facts, read.later_on
         else:
             facts, later_on = course_facts(locked), None
         stale = expected_version is not None and expected_version != locked.version
@@ -228,11 +243,19 @@ def record_event(
                 )
         if not correction:
             _refuse_if_out_of_order(locked, facts, decision, type, occurred_on, later_on)
-        return _apply(
+        recorded = _apply(
             locked, decision, cleaned, facts, type=type, occurred_on=occurred_on, actor=actor,
             reason=reason, override=bool(decision.failures), override_reason=override_reason,
             source=source,
         )  # fmt: skip
+        if read is not None:
+            effects = machine.line_effects(type, cleaned, facts, on=occurred_on)
+            if not effects.ends and effects.change is effects.starts is effects.cycle is None:
+                recorded.lines = read.lines  # no line written: what the lock read is current
+            recorded.status_updates = list(read.updates)
+            if type == machine.EventType.STATUS_UPDATED:
+                recorded.status_updates.append(recorded.event)
+        return recorded
 
 
 def _raise_stale(course: Course, expected_version: int) -> None:

@@ -214,15 +214,32 @@ def _fact_events(course: Course, later_than: tuple[str, dt.date] | None = None) 
         ]
 
 
-def _facts_from(course: Course, rows: list[_EventRow]) -> machine.CourseFacts:
+@dataclass(frozen=True)
+class FactsRead:
+    """What ``read_facts`` read under the course's lock, kept for the answer that follows.
+
+    ``facts``: as ``course_facts``; ``later_on``: see ``course_facts_and_later``; ``lines``:
+    the course's TreatmentLine rows in number order, their PRRT cycles prefetched;
+    ``updates``: its status_updated events as ``_EventRow`` tuples, in sequence order.
+    """
+
+    facts: machine.CourseFacts
+    later_on: dt.date | None
+    lines: list[TreatmentLine]
+    updates: list[_EventRow]
+
+
+def _facts_from(
+    course: Course, rows: list[_EventRow], *, ask_sources: bool = True
+) -> tuple[machine.CourseFacts, list[TreatmentLine], list[_EventRow]]:
     updates = [row for row in rows if row.type == machine.EventType.STATUS_UPDATED]
     facts = current_facts(course, updates)
-    lines = tuple(
-        line_facts(line)
-        for line in TreatmentLine.objects.filter(course_id=course.pk)
+    read = list(
+        TreatmentLine.objects.filter(course_id=course.pk)
         .prefetch_related("cycles")
         .order_by("number")
     )
+    lines = tuple(line_facts(line) for line in read)
     last_recurrence = progression_on = entry = None
     for row in rows:  # in sequence order: the last one wins
         if row.type == machine.EventType.RECURRENCE_DETECTED:
@@ -231,16 +248,19 @@ def _facts_from(course: Course, rows: list[_EventRow]) -> machine.CourseFacts:
             progression_on = row.occurred_on
         if row.to_state == course.state and row.from_state != course.state:
             entry = row
-    return dataclasses.replace(
+    facts_now = dataclasses.replace(
         _table_facts(course, facts, lines),
         last_recurrence=last_recurrence,
         gallbladder_in_place=not course.surgery.gallbladder_removed,
-        last_long_acting_injection_on=_asked(LAST_LONG_ACTING_INJECTION, course.pk),
-        latest_prrt_labs=_asked(LATEST_PRRT_LABS, course.pk) or {},
+        last_long_acting_injection_on=(
+            _asked(LAST_LONG_ACTING_INJECTION, course.pk) if ask_sources else None
+        ),
+        latest_prrt_labs=(_asked(LATEST_PRRT_LABS, course.pk) if ask_sources else None) or {},
         state_entered_on=entry.occurred_on if entry else course.opened_on,
         state_entered_by=entry.type if entry else "registration",
         progression_documented_on=progression_on,
     )
+    return facts_now, read, updates
 
 
 def course_facts(course: Course) -> machine.CourseFacts:
@@ -251,7 +271,7 @@ def course_facts(course: Course) -> machine.CourseFacts:
     query), the lines with their cycles, and the registered fact sources
     (``register_fact_source``). The number of queries does not grow with the events.
     """
-    return _facts_from(course, _fact_events(course))
+    return _facts_from(course, _fact_events(course))[0]
 
 
 def course_facts_and_later(
@@ -260,12 +280,25 @@ def course_facts_and_later(
     """``course_facts`` and, from the same read of the events, the date of the newest
     ``type`` event dated after ``occurred_on`` (None: there is none), which the date-order
     check of ``record_event`` needs."""
+    read = read_facts(course, type, occurred_on)
+    return read.facts, read.later_on
+
+
+def read_facts(course: Course, type: str, occurred_on: dt.date) -> FactsRead:
+    """``course_facts_and_later`` for recording a ``type`` event, with the rows it read.
+
+    The registered fact sources (``register_fact_source``) are asked only when ``type`` has
+    guideline guards (``machine.guards_for``): only guards read them, so for an event without
+    guards (a symptom report, a status update) their facts stay None and {} and cost no query.
+    ``type`` must be a known event type.
+    """
     rows = _fact_events(course, (type, occurred_on))
     later = max(
         (row.occurred_on for row in rows if row.type == type and row.occurred_on > occurred_on),
         default=None,
     )
-    return _facts_from(course, rows), later
+    facts, lines, updates = _facts_from(course, rows, ask_sources=bool(machine.guards_for(type)))
+    return FactsRead(facts=facts, later_on=later, lines=lines, updates=updates)
 
 
 def answer_facts(course: Course, updates: Iterable[CourseEvent]) -> machine.CourseFacts:
