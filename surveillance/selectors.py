@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models.expressions import Col
 from django.utils import timezone
 
 from treatments.models import Course, Diagnosis, Patient, PrrtCycle, Surgery, TreatmentLine
@@ -149,88 +150,157 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def _sources(course: Course) -> list[tuple[type[Model], dict[str, int | None]]]:
-    """Each tracked model making up a course, with the lookup of its rows for ``course``.
+# Each tracked model making up a course, in the trail's order for rows of the same instant, with
+# the condition picking its history rows (one parameter, filled by ``_source_params``).
+_SOURCES: tuple[tuple[type[Model], str], ...] = (
+    (Course, "h.id = %s"),
+    (Patient, "h.id = %s"),
+    (Diagnosis, "h.id = %s"),
+    (Surgery, "h.id = %s"),
+    (TreatmentLine, "h.course_id = %s"),
+    (PrrtCycle, "h.line_id IN (SELECT l.id FROM {line} l WHERE l.course_id = %s)"),
+    (SurveillancePlan, "h.course_id = %s"),
+    (ImagingStudy, "h.course_id = %s"),
+    (LabResult, "h.course_id = %s"),
+    (SymptomCheck, "h.course_id = %s"),
+    (ClinicVisit, "h.course_id = %s"),
+    (Injection, "h.course_id = %s"),
+)
+_HEAD = ("history_id", "history_date", "history_type", "history_change_reason", "history_user_id")
 
-    The course and what it was registered with (patient, diagnosis, surgery), its treatment
-    lines and their PRRT cycles, its surveillance plan, and the results and checks recorded
-    on it.
+
+def _source_params(course: Course) -> list[int | None]:
+    """The parameter of each ``_SOURCES`` condition for ``course``, in the same order.
+
+    The course and what it was registered with (patient, diagnosis, surgery) by their ids; its
+    treatment lines, their PRRT cycles (through the live lines of the course), its
+    surveillance plan, and the results and checks recorded on it by the course's id.
     """
-    by_course = {"course_id": course.pk}
-    return [
-        (Course, {"id": course.pk}),
-        (Patient, {"id": course.patient_id}),
-        (Diagnosis, {"id": course.diagnosis_id}),
-        (Surgery, {"id": course.surgery_id}),
-        (TreatmentLine, by_course),
-        (PrrtCycle, {"line__course_id": course.pk}),
-        (SurveillancePlan, by_course),
-        (ImagingStudy, by_course),
-        (LabResult, by_course),
-        (SymptomCheck, by_course),
-        (ClinicVisit, by_course),
-        (Injection, by_course),
-    ]
+    return [course.pk, course.patient_id, course.diagnosis_id, course.surgery_id] + [course.pk] * 8
 
 
-def _changes(row: Any, before: Any | None) -> tuple[FieldChange, ...]:
-    """The fields ``row`` changed from ``before`` (every field, from None, when it is the first).
+@dataclass(frozen=True)
+class _TrailShape:
+    """The one statement behind ``audit_trail`` and how to read its rows back.
 
-    ``diff_against`` compares the editable fields only (simple-history compares through
-    ``model_to_dict``, which skips ``editable=False``), so the fields only services write (a
-    course's state and version, a diagnosis's stage) are compared here alongside it.
+    ``sql`` is a ``UNION ALL`` of every history table's rows for the course, each table's
+    tracked columns in its own slots (typed NULLs elsewhere), with the acting user's name
+    joined, ordered by (history_date, rank of the source, history_id). ``head`` and
+    ``sources`` hold the converters the ORM would apply to each column, so values come back
+    as the ORM gives them (dates as dates, JSON decoded).
     """
-    fields = {f.name: f for f in row.tracked_fields}
-    if before is None:
-        return tuple(
-            FieldChange(f.name, f.attname, None, getattr(row, f.attname)) for f in fields.values()
+
+    sql: str
+    head: tuple[tuple[Any, ...], ...]
+    sources: tuple[tuple[str, str, tuple[tuple[str, str, int, tuple[Any, ...]], ...]], ...]
+
+
+_shapes: dict[str, _TrailShape] = {}
+
+
+def _converters(field: Any, alias: str) -> tuple[tuple[Any, Col], ...]:
+    """What the ORM applies to a value of ``field`` read from the database, with its column."""
+    col = Col(alias, field)
+    found = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+    return tuple((convert, col) for convert in found)
+
+
+def _trail_shape() -> _TrailShape:
+    """The statement and readers for this database (built once per vendor)."""
+    shape = _shapes.get(connection.vendor)
+    if shape is not None:
+        return shape
+    qn = connection.ops.quote_name
+    slots: list[tuple[int, Any]] = []  # (rank, history field) for every tracked column
+    for rank, (model, _) in enumerate(_SOURCES):
+        history = model.history.model
+        slots += [(rank, history._meta.get_field(f.name)) for f in history.tracked_fields]
+    first = _SOURCES[0][0].history.model
+    head_fields = [first._meta.get_field(name) for name in _HEAD]
+    branches, sources = [], []
+    for rank, (model, condition) in enumerate(_SOURCES):
+        history = model.history.model
+        columns = [f"{rank} AS r"] + [
+            f"h.{qn(history._meta.get_field(name).column)}" for name in _HEAD
+        ]
+        readers = []
+        for index, (owner, field) in enumerate(slots):
+            if owner == rank:
+                columns.append(f"h.{qn(field.column)} AS c{index}")
+                readers.append((field.name, field.attname, index, _converters(field, "h")))
+            else:
+                columns.append(f"CAST(NULL AS {field.cast_db_type(connection)}) AS c{index}")
+        where = condition.format(line=qn(TreatmentLine._meta.db_table))
+        branches.append(
+            f"SELECT {', '.join(columns)} FROM {qn(history._meta.db_table)} h WHERE {where}"  # noqa: S608
         )
-    delta = row.diff_against(before)
-    found = {c.field: FieldChange(c.field, fields[c.field].attname, c.old, c.new)
-             for c in delta.changes}  # fmt: skip
-    for f in fields.values():
-        if not f.editable and f.name not in found:
-            old, new = getattr(before, f.attname), getattr(row, f.attname)
-            if old != new:
-                found[f.name] = FieldChange(f.name, f.attname, old, new)
-    return tuple(found[name] for name in fields if name in found)
+        sources.append((model._meta.label_lower, str(model._meta.verbose_name), tuple(readers)))
+    user = first._meta.get_field("history_user").remote_field.model
+    name = user._meta.get_field(user.USERNAME_FIELD).column
+    sql = (
+        f"SELECT t.*, u.{qn(name)} FROM ({' UNION ALL '.join(branches)}) t "  # noqa: S608
+        f"LEFT JOIN {qn(user._meta.db_table)} u ON u.{qn(user._meta.pk.column)} = t.history_user_id "
+        "ORDER BY t.history_date, t.r, t.history_id"
+    )
+    head = tuple(_converters(f, "t") for f in head_fields)
+    shape = _shapes[connection.vendor] = _TrailShape(sql, head, tuple(sources))
+    return shape
+
+
+def _read(value: Any, converters: tuple[tuple[Any, Col], ...]) -> Any:
+    for convert, col in converters:
+        value = convert(value, col, connection)
+    return value
 
 
 def audit_trail(course: Course) -> list[AuditEntry]:
     """Every history row of the course and of the records it is made of, oldest first.
 
-    The records are those of ``_sources`` (course, patient, diagnosis, surgery, treatment
+    The records are those of ``_SOURCES`` (course, patient, diagnosis, surgery, treatment
     lines, PRRT cycles, surveillance plan, imaging, lab results, symptom checks, visits,
-    injections). Each row lists the fields it changed against the same record's previous
-    row. One query per tracked model (the user comes in the same query), whatever the length
-    of the history. Rows written in the same instant keep the order of ``_sources``, then
-    their history id.
+    injections). Each row lists the tracked fields whose stored value differs from the same
+    record's previous row (every field, from None, on a record's first row), in the order
+    of the model's fields. One statement, whatever the length of the history: the history
+    tables' rows in one ``UNION ALL``, the user's name joined, ordered in SQL. Rows written
+    in the same instant keep the order of ``_SOURCES``, then their history id.
     """
-    entries: list[tuple[tuple[dt.datetime, int, int], AuditEntry]] = []
-    for rank, (model, lookup) in enumerate(_sources(course)):
-        rows = (
-            model.history.filter(**lookup)
-            .select_related("history_user")
-            .order_by("history_date", "history_id")
-        )
-        previous: dict[int, Any] = {}
-        for row in rows:  # oldest first, so each row is compared with the one before it
-            user = row.history_user
-            entry = AuditEntry(
-                when=row.history_date,
-                who=user.get_username() if user is not None else None,
-                model=model._meta.label_lower,
-                label=str(model._meta.verbose_name),
-                object_id=row.id,
-                action=_ACTIONS.get(row.history_type, row.history_type),
-                changes=_changes(row, previous.get(row.id)),
-                reason=row.history_change_reason,
-                history_id=row.history_id,
+    shape = _trail_shape()
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, _source_params(course))
+        rows = cursor.fetchall()
+    (c_hid, c_when, c_type, c_reason, _c_user) = shape.head
+    previous: dict[tuple[int, int], dict[str, Any]] = {}
+    entries = []
+    for row in rows:
+        rank = row[0]
+        label_lower, label, readers = shape.sources[rank]
+        values = {attname: _read(row[6 + index], conv) for _, attname, index, conv in readers}
+        object_id = values["id"]
+        before = previous.get((rank, object_id))
+        if before is None:
+            changes = tuple(FieldChange(n, a, None, values[a]) for n, a, _, _ in readers)
+        else:
+            changes = tuple(
+                FieldChange(n, a, before[a], values[a])
+                for n, a, _, _ in readers
+                if before[a] != values[a]
             )
-            previous[row.id] = row
-            entries.append(((row.history_date, rank, row.history_id), entry))
-    entries.sort(key=lambda pair: pair[0])
-    return [entry for _, entry in entries]
+        previous[(rank, object_id)] = values
+        kind = _read(row[3], c_type)
+        entries.append(
+            AuditEntry(
+                when=_read(row[2], c_when),
+                who=row[-1],
+                model=label_lower,
+                label=label,
+                object_id=object_id,
+                action=_ACTIONS.get(kind, kind),
+                changes=changes,
+                reason=_read(row[4], c_reason),
+                history_id=_read(row[1], c_hid),
+            )
+        )
+    return entries
 
 
 # Depot somatostatin analogues: the PRRT washout counts from the last of these.

@@ -166,7 +166,7 @@ def test_an_export_whose_read_cannot_be_logged_is_refused(as_coordinator, mornin
     def refuse(*args, **kwargs):
         raise DatabaseError("could not extend file: No space left on device")
 
-    monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+    monkeypatch.setattr("api.readlog._insert_rows", refuse)
 
     for url in (
         reverse(COURSES, args=["csv"]),

@@ -366,7 +366,7 @@ def test_a_feed_read_that_cannot_be_logged_is_a_503(
     def refuse(*args, **kwargs):
         raise DatabaseError("could not extend file: No space left on device")
 
-    monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+    monkeypatch.setattr("api.readlog._insert_rows", refuse)
 
     response = APIClient().get(urlsplit(feed_url).path, HTTP_ACCEPT="text/calendar")
 

@@ -132,7 +132,7 @@ def broken_read_log(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise DatabaseError("could not extend file: No space left on device")
 
-    monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+    monkeypatch.setattr("api.readlog._insert_rows", refuse)
 
 
 @pytest.mark.parametrize("persona", ["coordinator", "patient"])

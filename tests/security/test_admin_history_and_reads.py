@@ -158,7 +158,7 @@ def broken_read_log(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise DatabaseError("could not extend file: No space left on device")
 
-    monkeypatch.setattr(ReadAccess.objects, "bulk_create", refuse)
+    monkeypatch.setattr("api.readlog._insert_rows", refuse)
 
 
 def test_an_admin_page_whose_read_cannot_be_logged_is_not_served(
