@@ -1,7 +1,8 @@
 """`Idempotency-Key` on POST: a retried request returns the first response, writes nothing new.
 
-The key row is inserted in the same transaction as the request's writes, so on PostgreSQL a
-concurrent duplicate waits on the unique index until the first commits, then replays it.
+The key row is inserted in the same transaction as the request's writes (``INSERT ... ON
+CONFLICT DO NOTHING``), so on PostgreSQL a concurrent duplicate waits on the unique index until
+the first commits, then replays it.
 The same key with a different body answers 422.
 """
 
@@ -11,8 +12,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.http import HttpResponse, HttpResponseBase
+from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -60,34 +62,27 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., HttpResponseBas
                 400, "invalid", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters."
             )
         fingerprint = _fingerprint(request)
-        existing = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
-        if existing is not None:
-            return _replay(existing, fingerprint)
         try:
             with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    user=request.user,
-                    key=key,
-                    method=request.method,
-                    path=request.path[:300],
-                    body_hash=fingerprint,
-                    status_code=0,
-                )
+                record_id = _claim(request, key, fingerprint)
+                if record_id is None:
+                    raise _Taken()
                 try:
                     response = method(view, request, *args, **kwargs)
                 except Exception as exc:
                     response = view.handle_exception(exc)
                 if response.status_code >= 500:
                     raise _DoNotStore(response)
-                record.status_code = response.status_code
                 # Kept as the rendered text (a JSON string), not as a document: PostgreSQL's
                 # jsonb reorders keys, and a replay must be the first answer byte for byte.
-                record.response = JSONRenderer().render(response.data).decode()
-                record.save(update_fields=["status_code", "response"])
+                IdempotencyRecord.objects.filter(pk=record_id).update(
+                    status_code=response.status_code,
+                    response=JSONRenderer().render(response.data).decode(),
+                )
                 return response
         except _DoNotStore as failed:
             return failed.response
-        except IntegrityError:
+        except _Taken:
             existing = IdempotencyRecord.objects.filter(user=request.user, key=key).first()
             if existing is None or existing.status_code == 0:
                 return _error(409, "idempotency_in_progress", "The first request is still running.")
@@ -96,6 +91,29 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., HttpResponseBas
     # The schema documents the Idempotency-Key header on the operations that honour it.
     wrapper.idempotent = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _claim(request: Request, key: str, fingerprint: str) -> int | None:
+    """Insert the key's row (status 0: running) and return its id; None when the user's key
+    is taken. One statement, ``INSERT ... ON CONFLICT (user_id, key) DO NOTHING RETURNING``
+    (the ORM's ``bulk_create(ignore_conflicts=True)`` does not say whether it inserted): a
+    concurrent first request holding the key makes it wait until that one commits (then the
+    key is taken) or rolls back (then it inserts)."""
+    table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (user_id, key, method, path, body_hash, status_code, response, "  # noqa: S608
+        "created_at) VALUES (%s, %s, %s, %s, %s, 0, NULL, %s) "
+        "ON CONFLICT (user_id, key) DO NOTHING RETURNING id"
+    )
+    params = [request.user.pk, key, request.method, request.path[:300], fingerprint]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, timezone.now()])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+class _Taken(Exception):
+    """The user's key already has a row: replay it."""
 
 
 class _DoNotStore(Exception):
