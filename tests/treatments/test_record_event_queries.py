@@ -95,3 +95,30 @@ def test_record_event_queries_do_not_grow_with_the_past_events_and_stay_under_a_
     many = count(long, long_day, event, clinician)
     assert few == many, f"{family}: {few} statements with no past events, {many} with 24"
     assert many <= ceiling, f"{family}: {many} statements (ceiling {ceiling})"
+
+
+def test_the_fact_sources_are_asked_only_for_an_event_with_guards(today):
+    """The injection and laboratory facts only feed guards: a symptom report (no guard) does
+    not ask for them, an SSA start (the washout guard's line) does."""
+    from treatments.services import facts as fact_sources
+
+    team = factories.team()
+    clinician = factories.user("sources", "clinician", team)
+    course, day = course_with_past(clinician, team, [("recurrence_detected", RECURRENCE)], 0)
+    names = (fact_sources.LAST_LONG_ACTING_INJECTION, fact_sources.LATEST_PRRT_LABS)
+    kept = {name: fact_sources._SOURCES[name] for name in names}
+    asked: list[str] = []
+    for name in names:
+        services.register_fact_source(
+            name, lambda cid, name=name: asked.append(name) or kept[name](cid)
+        )
+    try:
+        services.record_event(course=course.pk, type="symptoms_reported", occurred_on=day,
+                              data={}, actor=clinician, reason="no guard")  # fmt: skip
+        assert asked == []
+        services.record_event(course=course.pk, type="ssa_started", occurred_on=day,
+                              data=factories.SSA, actor=clinician, reason="guarded")  # fmt: skip
+        assert sorted(asked) == sorted(names)
+    finally:
+        for name, source in kept.items():
+            services.register_fact_source(name, source)

@@ -218,7 +218,7 @@ def _fact_events(course: Course, later_than: tuple[str, dt.date] | None = None) 
 class FactsRead:
     """What ``read_facts`` read under the course's lock, kept for the answer that follows.
 
-    ``facts``: as ``course_facts``; ``later_on``: see ``course_facts_and_later``; ``lines``:
+    ``facts``: as ``course_facts``; ``later_on``: see ``read_facts``; ``lines``:
     the course's TreatmentLine rows in number order, their PRRT cycles prefetched;
     ``updates``: its status_updated events as ``_EventRow`` tuples, in sequence order.
     """
@@ -274,18 +274,12 @@ def course_facts(course: Course) -> machine.CourseFacts:
     return _facts_from(course, _fact_events(course))[0]
 
 
-def course_facts_and_later(
-    course: Course, type: str, occurred_on: dt.date
-) -> tuple[machine.CourseFacts, dt.date | None]:
-    """``course_facts`` and, from the same read of the events, the date of the newest
-    ``type`` event dated after ``occurred_on`` (None: there is none), which the date-order
-    check of ``record_event`` needs."""
-    read = read_facts(course, type, occurred_on)
-    return read.facts, read.later_on
-
-
 def read_facts(course: Course, type: str, occurred_on: dt.date) -> FactsRead:
-    """``course_facts_and_later`` for recording a ``type`` event, with the rows it read.
+    """``course_facts`` for recording a ``type`` event dated ``occurred_on``, with the rows read.
+
+    From the same read of the events, ``later_on`` is the date of the newest ``type`` event
+    dated after ``occurred_on`` (None: there is none), which the date-order check of
+    ``record_event`` needs.
 
     The registered fact sources (``register_fact_source``) are asked only when ``type`` has
     guideline guards (``machine.guards_for``): only guards read them, so for an event without
