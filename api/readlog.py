@@ -66,18 +66,17 @@ def _insert_rows(
 ) -> None:
     """Write one row per patient id in one statement; a refused write raises ``DatabaseError``.
 
-    On PostgreSQL an ``INSERT ... SELECT`` over ``unnest`` of the ids: five parameters however
+    On PostgreSQL an ``INSERT ... SELECT`` over ``unnest`` of the ids: six parameters however
     many patients a page holds, and no model instance per row. Elsewhere (SQLite) the ORM's
-    ``bulk_create``. Both stamp the rows with the same ``at``.
+    ``bulk_create`` (which stamps ``at`` itself).
     """
-    now = timezone.now()
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(ReadAccess._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (actor_id, calendar_feed_id, patient_id, endpoint, method, at) "  # noqa: S608
                 "SELECT %s, %s, p, %s, %s, %s FROM unnest(%s::bigint[]) AS p",
-                [actor_id, feed_id, endpoint, method, now, patient_ids],
+                [actor_id, feed_id, endpoint, method, timezone.now(), patient_ids],
             )
         return
     ReadAccess.objects.bulk_create(
@@ -88,7 +87,6 @@ def _insert_rows(
                 patient_id=pid,
                 endpoint=endpoint,
                 method=method,
-                at=now,
             )
             for pid in patient_ids
         ]
