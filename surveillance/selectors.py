@@ -184,7 +184,7 @@ class _TrailShape:
     """The one statement behind ``audit_trail`` and how to read its rows back.
 
     ``sql`` is a ``UNION ALL`` of every history table's rows for the course, each table's
-    tracked columns in its own slots (typed NULLs elsewhere), with the acting user's name
+    tracked columns in slots shared by type (typed NULLs in the slots it leaves empty), with the acting user's name
     joined, ordered by (history_date, rank of the source, history_id). ``head`` and
     ``sources`` hold the converters the ORM would apply to each column, so values come back
     as the ORM gives them (dates as dates, JSON decoded).
@@ -205,16 +205,40 @@ def _converters(field: Any, alias: str) -> tuple[tuple[Any, Col], ...]:
     return tuple((convert, col) for convert in found)
 
 
+def _slot_type(field: Any) -> str:
+    """The SQL type of a column's slot in the trail's statement (strings share one, and so do
+    decimals of any precision)."""
+    kind = field.cast_db_type(connection)
+    for shared in ("varchar", "numeric", "decimal"):
+        if kind.startswith(shared):
+            return shared
+    return kind
+
+
 def _trail_shape() -> _TrailShape:
     """The statement and readers for this database (built once per vendor)."""
     shape = _shapes.get(connection.vendor)
     if shape is not None:
         return shape
     qn = connection.ops.quote_name
-    slots: list[tuple[int, Any]] = []  # (rank, history field) for every tracked column
-    for rank, (model, _) in enumerate(_SOURCES):
+    # Columns are shared by type: a table's n-th column of a type goes to that type's n-th
+    # slot, so the statement is as wide as the widest table per type (not the sum of all).
+    placed: list[list[tuple[tuple[str, int], Any]]] = []  # per rank: ((type, n), field)
+    widths: dict[str, int] = {}
+    for model, _ in _SOURCES:
         history = model.history.model
-        slots += [(rank, history._meta.get_field(f.name)) for f in history.tracked_fields]
+        seen: dict[str, int] = {}
+        row = []
+        for tracked in history.tracked_fields:
+            field = history._meta.get_field(tracked.name)
+            kind = _slot_type(field)
+            seen[kind] = seen.get(kind, 0) + 1
+            row.append(((kind, seen[kind] - 1), field))
+        placed.append(row)
+        for kind, count in seen.items():
+            widths[kind] = max(widths.get(kind, 0), count)
+    slots = [(kind, n) for kind in sorted(widths) for n in range(widths[kind])]
+    index_of = {slot: i for i, slot in enumerate(slots)}
     first = _SOURCES[0][0].history.model
     head_fields = [first._meta.get_field(name) for name in _HEAD]
     branches, sources = [], []
@@ -223,18 +247,20 @@ def _trail_shape() -> _TrailShape:
         columns = [f"{rank} AS r"] + [
             f"h.{qn(history._meta.get_field(name).column)}" for name in _HEAD
         ]
-        readers = []
-        for index, (owner, field) in enumerate(slots):
-            if owner == rank:
-                columns.append(f"h.{qn(field.column)} AS c{index}")
-                readers.append((field.name, field.attname, index, _converters(field, "h")))
-            else:
-                columns.append(f"CAST(NULL AS {field.cast_db_type(connection)}) AS c{index}")
+        mine = dict(placed[rank])
+        for i, slot in enumerate(slots):
+            field = mine.get(slot)
+            value = f"h.{qn(field.column)}" if field is not None else f"CAST(NULL AS {slot[0]})"
+            columns.append(f"{value} AS c{i}")
+        readers = tuple(
+            (field.name, field.attname, index_of[slot], _converters(field, "h"))
+            for slot, field in placed[rank]
+        )
         where = condition.format(line=qn(TreatmentLine._meta.db_table))
         branches.append(
             f"SELECT {', '.join(columns)} FROM {qn(history._meta.db_table)} h WHERE {where}"  # noqa: S608
         )
-        sources.append((model._meta.label_lower, str(model._meta.verbose_name), tuple(readers)))
+        sources.append((model._meta.label_lower, str(model._meta.verbose_name), readers))
     user = first._meta.get_field("history_user").remote_field.model
     name = user._meta.get_field(user.USERNAME_FIELD).column
     sql = (
