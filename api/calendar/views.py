@@ -128,28 +128,6 @@ class CalendarFeedView(ApiView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonErrorsOnly
 
-    @extend_schema(
-        auth=[],
-        tags=TAGS,
-        parameters=[
-            OpenApiParameter(
-                "token",
-                str,
-                OpenApiParameter.PATH,
-                required=True,
-                pattern=f"^{services.TOKEN_PATTERN}$",
-                description="The feed's secret, as issued in its address.",
-            )
-        ],
-        responses={
-            (200, "text/calendar"): OpenApiResponse(
-                OpenApiTypes.STR,
-                description="The patient's open due items as all-day events (iCalendar, "
-                "RFC 5545), named by a generic kind only. An unknown, revoked or malformed "
-                "secret is a 404.",
-            )
-        },
-    )
     def finalize_response(self, request: Request, response, *args, **kwargs):
         """Every refusal (404, 429, 503...) logged as Django would, with the path's secret
         replaced by ``{secret}``: Django's own line names the path, and the address of a live
@@ -184,6 +162,28 @@ class CalendarFeedView(ApiView):
             response._has_been_logged = True
             return response
 
+    @extend_schema(
+        auth=[],
+        tags=TAGS,
+        parameters=[
+            OpenApiParameter(
+                "token",
+                str,
+                OpenApiParameter.PATH,
+                required=True,
+                pattern=f"^{services.TOKEN_PATTERN}$",
+                description="The feed's secret, as issued in its address.",
+            )
+        ],
+        responses={
+            (200, "text/calendar"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="The patient's open due items as all-day events (iCalendar, "
+                "RFC 5545), named by a generic kind only. An unknown, revoked or malformed "
+                "secret is a 404.",
+            )
+        },
+    )
     def get(self, request: Request, token: str) -> HttpResponse:
         feed = services.live_feed(token)
         if feed is None:
