@@ -61,6 +61,26 @@ def log_reads(
     return len(ids)
 
 
+def log_reads_by(actor_id: int, patient_ids: Iterable[int | None], *, endpoint: str,
+                 method: str) -> int:  # fmt: skip
+    """Record that the user ``actor_id`` read these patients' data outside a request (a
+    management command's export); the number of rows written.
+
+    Each patient once; ``endpoint`` names what read them (at most 200 characters kept) and
+    ``method`` how (at most 10). Fails closed like :func:`log_reads`: a database error raises
+    :class:`ReadLogUnavailable`, and the caller must not hand out the data.
+    """
+    ids = sorted({pid for pid in patient_ids if pid is not None})
+    if not ids:
+        return 0
+    try:
+        _insert_rows(ids, actor_id=actor_id, feed_id=None, endpoint=endpoint[:200],
+                     method=method[:10])  # fmt: skip
+    except DatabaseError as exc:
+        raise ReadLogUnavailable() from exc
+    return len(ids)
+
+
 def _insert_rows(
     patient_ids: list[int], *, actor_id: int | None, feed_id: int | None, endpoint: str, method: str
 ) -> None:

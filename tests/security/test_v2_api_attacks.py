@@ -447,7 +447,7 @@ def test_export_fhir_to_a_file_it_cannot_write_is_a_command_error(course, tmp_pa
     args = [a.format(course=course.pk, team=course.care_team_id) for a in which]
     for out in (tmp_path / "missing" / "x.json", tmp_path):  # no such folder; a folder
         with pytest.raises(CommandError, match="Cannot write"):
-            call_command("export_fhir", *args, "--out", str(out), "--quiet")
+            call_command("export_fhir", *args, "--user", "clinician", "--out", str(out), "--quiet")
 
 
 def test_an_idempotency_key_never_stores_or_replays_a_feeds_secret(api, patient_user, course):
