@@ -347,7 +347,9 @@ def last_long_acting_injection_on(course_id: int) -> dt.date | None:
             f"SELECT MAX(given_on) FROM {table} WHERE course_id = %s AND agent IN (%s, %s)",  # noqa: S608
             [course_id, *LONG_ACTING_SSA_AGENTS],
         )
-        return cursor.fetchone()[0]
+        last = cursor.fetchone()[0]
+    # PostgreSQL answers a date; SQLite (tests outside CI) the ISO text, which the field parses.
+    return Injection._meta.get_field("given_on").to_python(last)
 
 
 # PRRT lab values are handed to the treatments guards in one unit each (the unit of the
