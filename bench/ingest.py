@@ -329,14 +329,14 @@ def run_one_course_floor(args, seeded, ledger, course_id: int) -> tuple[LoadResu
 
 def profile_pass(args, seeded) -> None:
     from django.test import Client
-    from rest_framework_simplejwt.tokens import AccessToken
 
+    from api.auth import issue_tokens
     from treatments import services
 
     user = seeded["user"]
     today = dt.date.today()
     ids = seeded["pool"].take(4 * args.profile)
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_tokens(user).access_token}")
     body = json.dumps(event_body(args.event_type))
     jobs = {
         "record_event": lambda cid: services.record_event(
@@ -358,8 +358,8 @@ def count_queries(seeded, course_id: int, kind: str) -> tuple[int, int]:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from rest_framework_simplejwt.tokens import AccessToken
 
+    from api.auth import issue_tokens
     from treatments import services
 
     user = seeded["user"]
@@ -368,7 +368,7 @@ def count_queries(seeded, course_id: int, kind: str) -> tuple[int, int]:
             course=course_id, type="symptoms_reported", occurred_on=dt.date.today(), data={},
             actor=user, reason="bench",
         )  # fmt: skip
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_tokens(user).access_token}")
     client.post(f"/api/v1/courses/{course_id}/events/", data=json.dumps(event_body("symptoms_reported")),
                 content_type="application/json")  # fmt: skip
     with CaptureQueriesContext(connection) as api_ctx:
