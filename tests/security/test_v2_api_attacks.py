@@ -254,6 +254,7 @@ def test_a_patient_cannot_use_the_staff_door_nor_an_integration_either_door(
     assert not CalendarFeed.objects.exists()
 
 
+@pytest.mark.postgres  # row locks between threads: SQLite locks the whole database instead
 @pytest.mark.django_db(transaction=True)
 def test_two_rotations_at_once_leave_exactly_one_live_address(team_a):
     clinician = factories.user("clinician-race", "clinician", team_a, is_staff=True)
