@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -26,6 +26,7 @@ from rest_framework.test import APIClient
 from api.calendar import services as calendar_services
 from api.models import CalendarFeed, ReadAccess
 from tests import factories
+from tests.api import conftest as api_fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -42,30 +43,9 @@ def _fresh_throttles() -> Iterator[None]:
     cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def api() -> Callable[[Any], APIClient]:
-    def login(user) -> APIClient:
-        client = APIClient()
-        response = client.post(
-            "/api/v1/auth/token/",
-            {"username": user.username, "password": factories.PASSWORD},
-            format="json",
-        )
-        assert response.status_code == 200, response.content
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
-        return client
-
-    return login
-
-
-@pytest.fixture
-def course_b(coordinator2, team_b):
-    return factories.register(coordinator2, team_b, given_name="Bea", family_name="Other")
+# The API tests' client logged in through the real token endpoint, and team B's course.
+api = api_fixtures.api
+course_b = api_fixtures.course_b
 
 
 def strings_of(value: Any) -> Iterator[str]:
