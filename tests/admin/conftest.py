@@ -1,4 +1,5 @@
-"""Fixtures of the admin tests: a pinned clock, fast passwords, logged-in personas."""
+"""Fixtures of the admin tests: a pinned clock, fast passwords, logged-in personas, and both
+teams' morning (courses, reminders, alerts) after the beat has run."""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -6,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 from django.test import Client
+
+from tests.admin.support import Morning, build_morning, run_beat
 
 # A Friday in November: every date the scenarios use lies before it.
 TODAY = dt.date(2026, 11, 20)
@@ -50,3 +53,16 @@ def as_coordinator(coordinator) -> Client:
 @pytest.fixture
 def as_clinician(clinician) -> Client:
     return logged_in(clinician)
+
+
+@pytest.fixture
+def morning(clinician, team_a, coordinator2, team_b, django_capture_on_commit_callbacks) -> Morning:
+    """Both teams' morning on ``TODAY``, after the beat's sweep and escalation ran."""
+    # The alerts app listens on commit: run those callbacks as a real commit would.
+    with django_capture_on_commit_callbacks(execute=True):
+        built = build_morning(
+            today=TODAY, clinician=clinician, team_a=team_a, coordinator2=coordinator2,
+            team_b=team_b,
+        )  # fmt: skip
+        run_beat(built, today=TODAY, now=NOW)
+    return built

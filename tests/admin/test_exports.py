@@ -14,7 +14,7 @@ from api.models import ReadAccess
 from core import exports
 from tests import factories
 from tests.admin.conftest import NOW, TODAY
-from tests.admin.support import Morning, build_morning, months_ago, register_operated_on, run_beat
+from tests.admin.support import Morning, months_ago, register_operated_on, run_beat
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today", "recording")]
 
@@ -23,17 +23,6 @@ HOSTILE = ('=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1:A2)")
 COURSES = "admin:treatments_course_export"
 ALERTS = "admin:alerts_coordinatoralert_export"
 WORKLIST = "admin:worklist_export"
-
-
-@pytest.fixture
-def morning(clinician, team_a, coordinator2, team_b, django_capture_on_commit_callbacks) -> Morning:
-    with django_capture_on_commit_callbacks(execute=True):
-        built = build_morning(
-            today=TODAY, clinician=clinician, team_a=team_a, coordinator2=coordinator2,
-            team_b=team_b,
-        )  # fmt: skip
-        run_beat(built, today=TODAY, now=NOW)
-    return built
 
 
 @pytest.fixture

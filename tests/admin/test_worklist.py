@@ -15,7 +15,6 @@ from surveillance import schedule
 from tests import factories
 from tests.admin.conftest import NOW, TODAY, logged_in
 from tests.admin.support import (
-    Morning,
     build_morning,
     months_ago,
     overdue_items,
@@ -26,18 +25,6 @@ from tests.admin.support import (
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("today", "recording")]
 
 INDEX = reverse("admin:index")
-
-
-@pytest.fixture
-def morning(clinician, team_a, coordinator2, team_b, django_capture_on_commit_callbacks) -> Morning:
-    # The alerts app listens on commit: run those callbacks as a real commit would.
-    with django_capture_on_commit_callbacks(execute=True):
-        built = build_morning(
-            today=TODAY, clinician=clinician, team_a=team_a, coordinator2=coordinator2,
-            team_b=team_b,
-        )  # fmt: skip
-        run_beat(built, today=TODAY, now=NOW)
-    return built
 
 
 def test_the_admin_index_of_a_coordinator_is_the_worklist(as_coordinator, morning):
