@@ -136,6 +136,12 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 XLINK_NS = "http://www.w3.org/1999/xlink"
 
 
+def _printable(text: str) -> str:
+    """Free text of the record as a chart label: control characters (no font draws them, and
+    XML 1.0 cannot hold most) written as U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 # ---------------------------------------------------------------------------------------------
 # The data
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +363,7 @@ def _states(course: Course, today: dt.date) -> tuple[list[Span], list[Mark]]:
             what = str(event["data"].get("procedure") or event["type"]).replace("_", " ")
             if event["type"] == "resection_completed":
                 what = "resection completed"
-            procedures.append(Mark(event["occurred_on"], what, f"event-{event['seq']}"))
+            procedures.append(Mark(event["occurred_on"], _printable(what), f"event-{event['seq']}"))
     bands.append(Span(state, start, max(end, start), running=course.closed_on is None, kind=state))
     return bands, procedures
 
@@ -366,7 +372,7 @@ def _lines(course: Course, today: dt.date) -> tuple[list[Span], list[Mark]]:
     """Two queries: the course's lines as bars, and their PRRT cycles as marks."""
     lines = [
         Span(
-            labels.line_title(line),
+            _printable(labels.line_title(line)),
             line.started_on,
             line.ended_on or today,
             running=line.ended_on is None and not line.end_reason,
