@@ -238,7 +238,7 @@ class CourseChartData:
 def state_label(state: str) -> str:
     """A state's name as the timeline writes it: prrt -> PRRT, residual_disease -> residual
     disease."""
-    return {"ssa": "SSA", "prrt": "PRRT"}.get(state, state.replace("_", " "))
+    return labels.code_words(state)
 
 
 def upper_reference_limit(analyte: str, unit: str) -> float | None:

@@ -90,14 +90,10 @@ _QUESTIONS = {
 }
 
 
-_ACRONYMS = {"ssa": "SSA", "prrt": "PRRT"}
-
-
 def event_label(event_type: str) -> str:
     """The event's name as a button says it: ssa_started -> SSA started."""
-    words = [_ACRONYMS.get(word, word) for word in event_type.split("_")]
-    words[0] = words[0][0].upper() + words[0][1:]
-    return " ".join(words)
+    words = labels.code_words(event_type)
+    return words[0].upper() + words[1:]
 
 
 def record_event_url(course_id: int, event_type: str) -> str:

@@ -44,8 +44,18 @@ class LineLike(Protocol):
     agent: str
 
 
+# Words of the machine's codes that are written as acronyms.
+ACRONYMS: Final[Mapping[str, str]] = MappingProxyType({"ssa": "SSA", "prrt": "PRRT"})
+
+
 def _words(code: str) -> str:
     return code.replace("_", " ")
+
+
+def code_words(code: str) -> str:
+    """A state's or event's code in words, acronyms in capitals: ``"ssa_started"`` ->
+    ``"SSA started"``, ``"residual_disease"`` -> ``"residual disease"``."""
+    return " ".join(ACRONYMS.get(word, word) for word in code.split("_"))
 
 
 def category_label(category: str) -> str:
