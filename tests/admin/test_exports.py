@@ -261,3 +261,35 @@ def test_a_user_without_a_clinical_role_gets_no_worklist_export(team_a, morning)
     response = logged_in(staff).get(reverse(WORKLIST, args=["csv"]))
 
     assert response.status_code == 403
+
+
+def _team_courses_with_alerts(clinician, coordinator, team_a, count: int) -> None:
+    from alerts.services import alert_raise
+
+    for _ in range(count):
+        course = factories.register(clinician, team_a)
+        alert = alert_raise(course=course, kind="decision_pending", severity="high", now=NOW)
+        alert.acknowledged_by = coordinator  # a related user the alert export names
+        alert.save()
+
+
+@pytest.mark.parametrize("export", [COURSES, ALERTS])
+def test_an_export_reads_a_constant_number_of_queries_whatever_its_rows(
+    as_coordinator, clinician, coordinator, team_a, export
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from treatments.models import Course
+
+    counts = []
+    for more in (2, 10):
+        _team_courses_with_alerts(clinician, coordinator, team_a, more)
+        with CaptureQueriesContext(connection) as queries:
+            response = as_coordinator.get(reverse(export, args=["csv"]))
+        assert response.status_code == 200
+        model = Course if export == COURSES else CoordinatorAlert
+        assert len(csv_rows(response)) == model.objects.count()  # one team: all rows are its
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1], counts
